@@ -1,0 +1,41 @@
+//! The pure-Rust core: registry, families, series, name rules and the text format.
+//! Nothing in here knows about C: `src/ffi` converts arguments and delegates to it.
+pub mod error;
+pub mod family;
+pub mod log;
+pub mod names;
+pub mod registry;
+pub mod series;
+pub mod text;
+
+pub use error::{Code, Error, Result};
+pub use family::{Family, FamilyHandle, MetricArgs, MetricHandle};
+pub use registry::Registry;
+pub use series::Series;
+
+/// The three metric kinds of the C API, in its numeric order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter = 0,
+    Gauge = 1,
+    Histogram = 2,
+}
+
+impl Kind {
+    pub fn from_u32(v: u32) -> Option<Kind> {
+        match v {
+            0 => Some(Kind::Counter),
+            1 => Some(Kind::Gauge),
+            2 => Some(Kind::Histogram),
+            _ => None,
+        }
+    }
+    /// The word used on `# TYPE` lines.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}

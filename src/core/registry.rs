@@ -1,0 +1,143 @@
+//! The process-wide registry of families (Triton's static `Metrics` singleton).
+//!
+//! Families are never unregistered (as in Triton): a name's kind and first description are
+//! fixed for the life of the process; a family with no series is simply not printed.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::error::{Error, Result};
+use super::family::{Family, FamilyHandle};
+use super::names::check_metric_name;
+use super::Kind;
+
+#[derive(Default)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_name: HashMap<String, Arc<Family>>,
+    order: Vec<Arc<Family>>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The registry every C call uses.
+    pub fn global() -> &'static Registry {
+        static GLOBAL: OnceLock<Registry> = OnceLock::new();
+        GLOBAL.get_or_init(Registry::new)
+    }
+
+    /// Opens (creating on first use) the family `name` of `kind` and returns a new handle on it.
+    pub fn family(&self, kind: Kind, name: &str, help: &str) -> Result<FamilyHandle> {
+        check_metric_name(name)?;
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = inner.by_name.get(name) {
+            if f.kind() != kind {
+                return Err(Error::invalid_arg(format!(
+                    "Family name already exists with different type: '{}' is a {}, not a {}",
+                    name,
+                    f.kind().type_name(),
+                    kind.type_name()
+                )));
+            }
+            return Ok(FamilyHandle::new(Arc::clone(f)));
+        }
+        let f = Arc::new(Family::new(kind, name, help));
+        inner.by_name.insert(name.to_owned(), Arc::clone(&f));
+        inner.order.push(Arc::clone(&f));
+        Ok(FamilyHandle::new(f))
+    }
+
+    /// Looks a family up by name (not for hot paths).
+    pub fn get(&self, name: &str) -> Option<Arc<Family>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).by_name.get(name).cloned()
+    }
+
+    /// Renders every non-empty family: counters, then gauges, then histograms (Triton's
+    /// order), each kind in registration order. Recording never waits on this: only the
+    /// family being printed has its series map locked, against creation and deletion.
+    pub fn render(&self, out: &mut String) {
+        let families: Vec<Arc<Family>> = self.inner.lock().unwrap_or_else(|p| p.into_inner()).order.clone();
+        for kind in [Kind::Counter, Kind::Gauge, Kind::Histogram] {
+            for f in families.iter().filter(|f| f.kind() == kind) {
+                f.render(out);
+            }
+        }
+    }
+
+    pub fn render_to_string(&self) -> String {
+        let mut s = String::new();
+        self.render(&mut s);
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::family::MetricArgs;
+
+    fn l(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn exact_identity_no_collisions() {
+        let r = Registry::new();
+        let f = r.family(Kind::Counter, "c", "help").unwrap();
+        let m1 = f.new_metric(l(&[("a", "ab"), ("b", "c")]), None).unwrap();
+        let m2 = f.new_metric(l(&[("a", "a"), ("b", "bc")]), None).unwrap();
+        m1.series().increment(1.0).unwrap();
+        assert_eq!(m2.series().value().unwrap(), 0.0);
+        assert_eq!(f.family().series_count(), 2);
+    }
+
+    #[test]
+    fn shared_series_refcounted_across_handles() {
+        let r = Registry::new();
+        let f1 = r.family(Kind::Gauge, "g", "first").unwrap();
+        let f2 = r.family(Kind::Gauge, "g", "second").unwrap();
+        assert_eq!(f2.family().help(), "first");
+        let m1 = f1.new_metric(l(&[("x", "1")]), None).unwrap();
+        let m2 = f2.new_metric(l(&[("x", "1")]), None).unwrap();
+        m1.series().set(7.5).unwrap();
+        assert_eq!(m2.series().value().unwrap(), 7.5);
+        drop(m1);
+        assert!(r.render_to_string().contains("g{x=\"1\"} 7.5\n"));
+        drop(m2);
+        assert_eq!(r.render_to_string(), "");
+        assert!(r.family(Kind::Counter, "g", "").is_err());
+    }
+
+    #[test]
+    fn histogram_text() {
+        let r = Registry::new();
+        let f = r.family(Kind::Histogram, "h", "lat").unwrap();
+        let args = MetricArgs { histogram_buckets: Some(vec![0.1, 1.0, 2.5, 5.0, 10.0]) };
+        let m = f.new_metric(l(&[("example2", "l2"), ("example1", "l1")]), Some(&args)).unwrap();
+        for v in [0.05, 1.5, 6.0] {
+            m.series().observe(v).unwrap();
+        }
+        let t = r.render_to_string();
+        let expect = "# HELP h lat\n# TYPE h histogram\n\
+h_bucket{example1=\"l1\",example2=\"l2\",le=\"0.1\"} 1\n\
+h_bucket{example1=\"l1\",example2=\"l2\",le=\"1\"} 1\n\
+h_bucket{example1=\"l1\",example2=\"l2\",le=\"2.5\"} 2\n\
+h_bucket{example1=\"l1\",example2=\"l2\",le=\"5\"} 2\n\
+h_bucket{example1=\"l1\",example2=\"l2\",le=\"10\"} 3\n\
+h_bucket{example1=\"l1\",example2=\"l2\",le=\"+Inf\"} 3\n\
+h_sum{example1=\"l1\",example2=\"l2\"} 7.55\n\
+h_count{example1=\"l1\",example2=\"l2\"} 3\n";
+        assert_eq!(t, expect);
+        assert!(f.new_metric(l(&[("le", "1")]), Some(&args)).is_err());
+        assert!(f.new_metric(l(&[("a", "1"), ("a", "2")]), Some(&args)).is_err());
+        assert!(f.check_can_delete().is_err());
+        drop(m);
+        assert!(f.check_can_delete().is_ok());
+    }
+}

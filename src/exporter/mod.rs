@@ -1,0 +1,285 @@
+//! The metrics server: an HTTP thread serving `GET /metrics` and the collector threads.
+//!
+//! What a scrape serves is an [`Exposition`]: the process-wide registry rendered at that
+//! moment, plus the families each collector last published. Collectors run on their own
+//! threads every interval; a scrape never runs one and never waits for one.
+mod http;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::collect::{self, Collector, FamilyText};
+use crate::core::{log, Error, Registry, Result};
+
+/// Checks a bind address without binding (for the options setter).
+pub fn check_address(address: &str) -> Result<()> {
+    http::parse_ip(address).map(|_| ())
+}
+
+/// What a server is asked to do (`INFERMETRICS_ServerOptions`). Defaults are Triton's.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub address: String,
+    pub port: u16,
+    pub interval: Duration,
+    pub gpu: bool,
+    pub cpu: bool,
+    pub pinned: bool,
+    /// NVML library to load; None = the default `libnvidia-ml.so.1`.
+    pub nvml_library: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            address: "0.0.0.0".into(),
+            port: 8002,
+            interval: Duration::from_millis(2000),
+            gpu: true,
+            cpu: true,
+            pinned: true,
+            nvml_library: None,
+        }
+    }
+}
+
+/// Environment variables read by `ServerOptionsNew` (they override what code sets).
+#[derive(Clone, Debug, Default)]
+pub struct EnvOverrides {
+    pub address: Option<String>,
+    pub port: Option<u16>,
+    pub interval: Option<Duration>,
+    pub nvml_library: Option<PathBuf>,
+}
+
+impl EnvOverrides {
+    /// Reads `INFERMETRICS_ADDRESS`, `INFERMETRICS_PORT`, `INFERMETRICS_INTERVAL_MS` and
+    /// `INFERMETRICS_NVML_LIBRARY`; a value that does not parse is an error naming the variable.
+    pub fn from_env() -> Result<EnvOverrides> {
+        fn var(name: &str) -> Result<Option<String>> {
+            match std::env::var(name) {
+                Ok(v) => Ok(Some(v)),
+                Err(std::env::VarError::NotPresent) => Ok(None),
+                Err(std::env::VarError::NotUnicode(v)) => {
+                    Err(Error::invalid_arg(format!("environment variable {} is not valid UTF-8: {:?}", name, v)))
+                }
+            }
+        }
+        let address = match var("INFERMETRICS_ADDRESS")? {
+            Some(a) => {
+                http::parse_ip(&a).map_err(|e| {
+                    Error::invalid_arg(format!("environment variable INFERMETRICS_ADDRESS: {}", e.message))
+                })?;
+                Some(a)
+            }
+            None => None,
+        };
+        let port = match var("INFERMETRICS_PORT")? {
+            Some(p) => Some(p.trim().parse::<u16>().map_err(|_| {
+                Error::invalid_arg(format!(
+                    "environment variable INFERMETRICS_PORT='{}' is not a port number (0..65535)",
+                    p
+                ))
+            })?),
+            None => None,
+        };
+        let interval = match var("INFERMETRICS_INTERVAL_MS")? {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+                _ => {
+                    return Err(Error::invalid_arg(format!(
+                        "environment variable INFERMETRICS_INTERVAL_MS='{}' is not a positive number of milliseconds",
+                        v
+                    )))
+                }
+            },
+            None => None,
+        };
+        let nvml_library = match var("INFERMETRICS_NVML_LIBRARY")? {
+            Some(p) if p.is_empty() => {
+                return Err(Error::invalid_arg("environment variable INFERMETRICS_NVML_LIBRARY is set but empty"))
+            }
+            p => p.map(PathBuf::from),
+        };
+        Ok(EnvOverrides { address, port, interval, nvml_library })
+    }
+
+    pub fn apply(&self, c: &mut ServerConfig) {
+        if let Some(a) = &self.address {
+            c.address = a.clone();
+        }
+        if let Some(p) = self.port {
+            c.port = p;
+        }
+        if let Some(i) = self.interval {
+            c.interval = i;
+        }
+        if let Some(n) = &self.nvml_library {
+            c.nvml_library = Some(n.clone());
+        }
+    }
+}
+
+/// The latest families of one collector.
+#[derive(Default)]
+struct Slot {
+    families: RwLock<Arc<Vec<FamilyText>>>,
+}
+
+/// What a scrape of one server serves: the registry plus its collectors' cached families.
+#[derive(Default)]
+pub struct Exposition {
+    slots: Vec<Arc<Slot>>,
+}
+
+impl Exposition {
+    /// Renders the registry, then every collector family whose name the registry does not
+    /// already print (a user family of the same name wins, so no family appears twice).
+    pub fn render(&self, out: &mut String) {
+        let registry = Registry::global();
+        registry.render(out);
+        for slot in &self.slots {
+            let families = Arc::clone(&slot.families.read().unwrap_or_else(|p| p.into_inner()));
+            for f in families.iter() {
+                if registry.get(f.name).is_some_and(|r| r.series_count() > 0) {
+                    continue;
+                }
+                out.push_str(&f.text);
+            }
+        }
+    }
+}
+
+/// Wakes sleeping server threads at once when the server stops.
+#[derive(Default)]
+pub(crate) struct StopSignal {
+    stopped: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl StopSignal {
+    pub(crate) fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_all();
+    }
+    pub(crate) fn is_stopped(&self) -> bool {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    /// Sleeps up to `d`; returns true when stopped.
+    pub(crate) fn wait(&self, d: Duration) -> bool {
+        let g = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        let (g, _) = self.cv.wait_timeout_while(g, d, |s| !*s).unwrap_or_else(|p| p.into_inner());
+        *g
+    }
+}
+
+/// A running metrics server. Dropping it stops and joins its threads.
+pub struct Server {
+    exposition: Arc<Exposition>,
+    addr: SocketAddr,
+    stop: Arc<StopSignal>,
+    http: Option<http::HttpServer>,
+    collectors: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+fn spawn_collector(
+    mut c: Box<dyn Collector>,
+    slot: Arc<Slot>,
+    stop: Arc<StopSignal>,
+    interval: Duration,
+) -> Result<(&'static str, JoinHandle<()>)> {
+    let name = c.name();
+    // the first collection happens before ServerNew returns, so the first scrape has values
+    *slot.families.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c.collect());
+    let h = std::thread::Builder::new()
+        .name(format!("infermetrics-{}", name))
+        .spawn(move || {
+            while !stop.wait(interval) {
+                let fresh = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.collect())) {
+                    Ok(f) => f,
+                    Err(_) => {
+                        log::error(&format!("the {} collector panicked; its series are dropped until it recovers", name));
+                        Vec::new()
+                    }
+                };
+                *slot.families.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+            }
+        })
+        .map_err(|e| Error::internal(format!("cannot start the {} collector thread: {}", name, e)))?;
+    Ok((name, h))
+}
+
+impl Server {
+    /// Binds (before returning), starts the HTTP and collector threads.
+    pub fn start(config: &ServerConfig) -> Result<Server> {
+        let interval = if config.interval.is_zero() {
+            log::warn("metrics interval 0 ms would busy-poll; using 1 ms");
+            Duration::from_millis(1)
+        } else {
+            config.interval
+        };
+        let listener = http::bind(&config.address, config.port)?;
+        let addr = listener.local_addr().map_err(|e| Error::internal(format!("local_addr: {}", e)))?;
+
+        let mut list: Vec<Box<dyn Collector>> = Vec::new();
+        if config.pinned {
+            list.push(Box::new(collect::pinned::PinnedCollector));
+        }
+        if config.cpu {
+            list.push(Box::new(collect::cpu::CpuCollector::new()));
+        }
+        if config.gpu {
+            let (fast, slow) = collect::gpu::collectors(config.nvml_library.clone());
+            list.push(Box::new(fast));
+            list.push(Box::new(slow));
+        }
+        let slots: Vec<Arc<Slot>> = list.iter().map(|_| Arc::new(Slot::default())).collect();
+        let exposition = Arc::new(Exposition { slots: slots.clone() });
+        let stop = Arc::new(StopSignal::default());
+
+        let mut server = Server { exposition: Arc::clone(&exposition), addr, stop: Arc::clone(&stop), http: None, collectors: Vec::new() };
+        for (c, slot) in list.into_iter().zip(slots) {
+            server.collectors.push(spawn_collector(c, slot, Arc::clone(&stop), interval)?);
+        }
+        server.http = Some(http::HttpServer::start(listener, exposition, Arc::clone(&stop))?);
+        log::info(&format!("Started metrics service at {} (GET /metrics)", addr));
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn exposition(&self) -> Arc<Exposition> {
+        Arc::clone(&self.exposition)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(h) = self.http.take() {
+            h.shutdown();
+        }
+        // a collector stuck in a slow NVML call is not waited for beyond a short grace
+        // period: it holds only its own state and exits as soon as the call returns
+        let deadline = std::time::Instant::now() + Duration::from_millis(300);
+        for (name, h) in self.collectors.drain(..) {
+            while !h.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                log::warn(&format!("the {} collector is inside a slow call; it will exit when the call returns", name));
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `INFERMETRICS_Metric`: one labelled series of a family, and the recording calls.
+//!
+//! The recording calls go from the handle to the series' atomics: no lock, no allocation,
+//! no lookup by name or label.
+use super::args::INFERMETRICS_MetricArgs;
+use super::boundary::{guard, to_raw, try_out, try_ref, try_take, Castable};
+use super::error::INFERMETRICS_Error;
+use super::family::{INFERMETRICS_MetricFamily, RawMetricKind};
+use super::parameter::{labels_from_c, INFERMETRICS_Parameter};
+use crate::core::MetricHandle;
+
+/// A handle on one series (a family plus a set of label values). Handles made with equal
+/// labels in one family share the series; the series leaves the output when its last handle
+/// is deleted. Owned by the caller; free with INFERMETRICS_MetricDelete.
+pub struct INFERMETRICS_Metric {
+    _private: [u8; 0],
+}
+
+impl Castable for INFERMETRICS_Metric {
+    type Rust = MetricHandle;
+    const TAG: u64 = 0x494d_4d45_5430_0005;
+    const WHAT: &'static str = "INFERMETRICS_Metric";
+}
+
+/// Creates (or shares) the series of `family` with these labels. Same as
+/// INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges.
+///
+/// @param metric out: the new handle, owned by the caller (free with INFERMETRICS_MetricDelete).
+/// @param family a live family handle; it counts this metric as its child.
+/// @param labels `label_count` parameters of type STRING (copied; label order does not
+///        matter); may be NULL when `label_count` is 0.
+/// @param label_count number of labels (at most 4096).
+/// @return NULL on success; INVALID_ARG for a NULL argument or label entry, a non-STRING
+///         label, an invalid or repeated label name, `le` on a histogram, bad UTF-8, or a
+///         histogram family (it needs args).
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricNew(
+    metric: *mut *mut INFERMETRICS_Metric,
+    family: *mut INFERMETRICS_MetricFamily,
+    labels: *mut *const INFERMETRICS_Parameter,
+    label_count: u64,
+) -> *mut INFERMETRICS_Error {
+    INFERMETRICS_MetricNewWithArgs(metric, family, labels, label_count, std::ptr::null())
+}
+
+/// Creates (or shares) the series of `family` with these labels and args.
+///
+/// Checks, in Triton's order: label types; counter or gauge with args ("Unexpected args
+/// found in ... Metric constructor."); histogram without args ("Bucket boundaries not found
+/// in Metric args.") or with args not set to histogram ("Metric args not set to histogram
+/// kind."); buckets finite and strictly increasing ("Bucket Boundaries must be strictly
+/// sorted"); label names. Re-creating an existing histogram series keeps its first buckets.
+///
+/// @param metric out: the new handle, owned by the caller (free with INFERMETRICS_MetricDelete).
+/// @param family a live family handle.
+/// @param labels as for INFERMETRICS_MetricNew.
+/// @param label_count as for INFERMETRICS_MetricNew.
+/// @param args NULL (counters, gauges) or args set with INFERMETRICS_MetricArgsSetHistogram
+///        (histograms); not retained.
+/// @return NULL on success; INVALID_ARG as listed above.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
+    metric: *mut *mut INFERMETRICS_Metric,
+    family: *mut INFERMETRICS_MetricFamily,
+    labels: *mut *const INFERMETRICS_Parameter,
+    label_count: u64,
+    args: *const INFERMETRICS_MetricArgs,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricNewWithArgs", || {
+        let out = try_out(metric, "metric")?;
+        let fam = try_ref(family, "family")?;
+        let labels = labels_from_c(labels, label_count)?;
+        let args = if args.is_null() { None } else { Some(try_ref(args, "args")?) };
+        *out = to_raw(fam.new_metric(labels, args)?);
+        Ok(())
+    })
+}
+
+/// Deletes a metric handle; its series leaves the output when no other handle shares it.
+///
+/// @param metric the handle; dangling after success.
+/// @return NULL on success; INVALID_ARG if NULL or not a live metric.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricDelete(metric: *mut INFERMETRICS_Metric) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricDelete", || {
+        drop(try_take(metric, "metric")?);
+        Ok(())
+    })
+}
+
+/// Reads the current value of a counter or gauge.
+///
+/// @param metric a live metric.
+/// @param value out: the value.
+/// @return NULL on success; UNSUPPORTED for a histogram; INVALID_ARG for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricValue(metric: *mut INFERMETRICS_Metric, value: *mut f64) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricValue", || {
+        let m = try_ref(metric, "metric")?;
+        let out = try_out(value, "value")?;
+        *out = m.series().value()?;
+        Ok(())
+    })
+}
+
+/// Adds `value` to a counter (>= 0, not NaN) or a gauge (any value; negative decrements).
+/// Lock-free; a few atomic operations.
+///
+/// @param metric a live counter or gauge.
+/// @param value the increment.
+/// @return NULL on success; INVALID_ARG for a negative or NaN counter increment or NULL
+///         metric; UNSUPPORTED for a histogram.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(metric: *mut INFERMETRICS_Metric, value: f64) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricIncrement", || try_ref(metric, "metric")?.series().increment(value))
+}
+
+/// Sets a gauge to `value` (any double, NaN and infinities included). Lock-free.
+///
+/// @param metric a live gauge.
+/// @param value the new value.
+/// @return NULL on success; UNSUPPORTED for a counter or histogram; INVALID_ARG for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricSet(metric: *mut INFERMETRICS_Metric, value: f64) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricSet", || try_ref(metric, "metric")?.series().set(value))
+}
+
+/// Records one observation in a histogram: the first bucket with `value <= bound` (or +Inf)
+/// gains one, `_sum` gains `value`. Lock-free.
+///
+/// @param metric a live histogram.
+/// @param value the observation; NaN is refused.
+/// @return NULL on success; UNSUPPORTED for a counter or gauge; INVALID_ARG for NaN or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricObserve(metric: *mut INFERMETRICS_Metric, value: f64) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricObserve", || try_ref(metric, "metric")?.series().observe(value))
+}
+
+/// The kind of a metric (that of its family).
+///
+/// @param metric a live metric.
+/// @param kind out: its kind.
+/// @return NULL on success; INVALID_ARG for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_GetMetricKind(metric: *mut INFERMETRICS_Metric, kind: *mut RawMetricKind) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_GetMetricKind", || {
+        let m = try_ref(metric, "metric")?;
+        *try_out(kind, "kind")? = m.kind().into();
+        Ok(())
+    })
+}

@@ -1,0 +1,134 @@
+//! `INFERMETRICS_Parameter`: a named value; the STRING ones are metric labels.
+use std::ffi::{c_char, c_void, CStr};
+
+use super::boundary::{bytes_to_str, guard_or, to_raw, try_ref, try_take, Castable};
+use crate::core::{log, Error, Result};
+
+/// Parameter types (Triton's `TRITONSERVER_ParameterType`). Only STRING can be a label.
+#[repr(C)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum INFERMETRICS_ParameterType {
+    /// `value` points to a NUL-terminated string.
+    INFERMETRICS_PARAMETER_STRING = 0,
+    /// `value` points to an int64_t.
+    INFERMETRICS_PARAMETER_INT = 1,
+    /// `value` points to a bool.
+    INFERMETRICS_PARAMETER_BOOL = 2,
+    /// `value` points to a double.
+    INFERMETRICS_PARAMETER_DOUBLE = 3,
+    /// Bytes: not constructible with INFERMETRICS_ParameterNew (as in Triton).
+    INFERMETRICS_PARAMETER_BYTES = 4,
+}
+
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct RawParameterType(pub u32);
+
+/// A named, typed value. Used as a metric label when its type is STRING. Owned by the
+/// caller; free with INFERMETRICS_ParameterDelete (labels are copied by MetricNew, so a
+/// parameter may be deleted right after use).
+pub struct INFERMETRICS_Parameter {
+    _private: [u8; 0],
+}
+
+// Only STRING values are read (as labels); the others are kept, as Triton keeps them, so a
+// non-STRING label can be reported by name.
+#[allow(dead_code)]
+pub(crate) enum Value {
+    Str(Vec<u8>),
+    Int(i64),
+    Bool(bool),
+    Double(f64),
+}
+
+pub(crate) struct Parameter {
+    name: Vec<u8>,
+    value: Value,
+}
+
+impl Castable for INFERMETRICS_Parameter {
+    type Rust = Parameter;
+    const TAG: u64 = 0x494d_5041_5230_0002;
+    const WHAT: &'static str = "INFERMETRICS_Parameter";
+}
+
+impl Parameter {
+    /// The (name, value) label pair, or the error naming why this parameter is no label.
+    pub(crate) fn as_label(&self) -> Result<(String, String)> {
+        let name = bytes_to_str(&self.name, "label name")?;
+        match &self.value {
+            Value::Str(v) => {
+                let value = bytes_to_str(v, &format!("value of label '{}'", name))?;
+                Ok((name.to_owned(), value.to_owned()))
+            }
+            _ => Err(Error::invalid_arg(format!(
+                "Parameter [{}] must have a type of INFERMETRICS_PARAMETER_STRING to be added as a label.",
+                name
+            ))),
+        }
+    }
+}
+
+/// Creates a parameter (a label when `type` is INFERMETRICS_PARAMETER_STRING).
+///
+/// @param name the parameter's (label's) name, copied. Checked when the label is used.
+/// @param type one of INFERMETRICS_ParameterType; BYTES is refused, as in Triton.
+/// @param value points to the value for `type` (a `const char*` string for STRING, an
+///        `int64_t`, a `bool` or a `double`); the value is copied.
+/// @return a new parameter owned by the caller (free with INFERMETRICS_ParameterDelete), or
+///         NULL when `name` or `value` is NULL, or `type` is BYTES or unknown; the reason is
+///         then written to the log.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ParameterNew(
+    name: *const c_char,
+    r#type: RawParameterType,
+    value: *const c_void,
+) -> *mut INFERMETRICS_Parameter {
+    guard_or(std::ptr::null_mut(), || {
+        let refuse = |why: &str| {
+            log::warn(&format!("INFERMETRICS_ParameterNew returned NULL: {}", why));
+            std::ptr::null_mut()
+        };
+        if name.is_null() {
+            return refuse("argument 'name' is NULL");
+        }
+        let name = CStr::from_ptr(name).to_bytes().to_vec();
+        if value.is_null() {
+            return refuse(&format!("argument 'value' of parameter '{}' is NULL", String::from_utf8_lossy(&name)));
+        }
+        let value = match r#type.0 {
+            0 => Value::Str(CStr::from_ptr(value as *const c_char).to_bytes().to_vec()),
+            1 => Value::Int(*(value as *const i64)),
+            2 => Value::Bool(*(value as *const u8) != 0),
+            3 => Value::Double(*(value as *const f64)),
+            4 => return refuse("type INFERMETRICS_PARAMETER_BYTES cannot be created with ParameterNew"),
+            t => return refuse(&format!("unknown parameter type {}", t)),
+        };
+        to_raw::<INFERMETRICS_Parameter>(Parameter { name, value })
+    })
+}
+
+/// Frees a parameter. NULL is a no-op.
+///
+/// @param parameter a parameter from INFERMETRICS_ParameterNew, or NULL; dangling afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ParameterDelete(parameter: *mut INFERMETRICS_Parameter) {
+    guard_or((), || {
+        if !parameter.is_null() {
+            if let Err(e) = try_take(parameter, "parameter") {
+                log::warn(&format!("INFERMETRICS_ParameterDelete ignored its argument: {}", e.message));
+            }
+        }
+    })
+}
+
+/// Reads the labels array of MetricNew: `labels` may be NULL when `count` is 0.
+pub(crate) unsafe fn labels_from_c(labels: *const *const INFERMETRICS_Parameter, count: u64) -> Result<Vec<(String, String)>> {
+    let ptrs = super::boundary::try_slice(labels, count, "labels", 4096)?;
+    let mut out = Vec::with_capacity(ptrs.len());
+    for (i, &p) in ptrs.iter().enumerate() {
+        let param = try_ref(p, &format!("labels[{}]", i))?;
+        out.push(param.as_label()?);
+    }
+    Ok(out)
+}

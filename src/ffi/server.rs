@@ -1,0 +1,260 @@
+//! `INFERMETRICS_ServerOptions` and `INFERMETRICS_Server`: the embedded /metrics server.
+use std::ffi::c_char;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::boundary::{guard, to_raw, try_mut, try_out, try_ref, try_str, try_take, Castable};
+use super::error::INFERMETRICS_Error;
+use crate::collect::pinned;
+use crate::exporter::{EnvOverrides, Exposition, Server, ServerConfig};
+
+/// A C `bool` as it crosses the boundary (any non-zero byte is true).
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct CBool(pub u8);
+
+/// Options for INFERMETRICS_ServerNew. Defaults (Triton's): address "0.0.0.0", port 8002,
+/// interval 2000 ms, GPU, CPU and pinned-memory metrics on. Owned by the caller; free with
+/// INFERMETRICS_ServerOptionsDelete (it may be freed right after ServerNew).
+pub struct INFERMETRICS_ServerOptions {
+    _private: [u8; 0],
+}
+
+pub(crate) struct Options {
+    config: ServerConfig,
+    env: EnvOverrides,
+}
+
+impl Castable for INFERMETRICS_ServerOptions {
+    type Rust = Options;
+    const TAG: u64 = 0x494d_534f_5030_0007;
+    const WHAT: &'static str = "INFERMETRICS_ServerOptions";
+}
+
+/// A running metrics server: a bound socket serving GET /metrics, plus collector threads.
+/// Owned by the caller; free with INFERMETRICS_ServerDelete.
+pub struct INFERMETRICS_Server {
+    _private: [u8; 0],
+}
+
+impl Castable for INFERMETRICS_Server {
+    type Rust = Server;
+    const TAG: u64 = 0x494d_5352_5630_0008;
+    const WHAT: &'static str = "INFERMETRICS_Server";
+}
+
+impl Server {
+    pub(crate) fn exposition_arc(&self) -> Arc<Exposition> {
+        self.exposition()
+    }
+}
+
+/// Creates server options with the defaults, then reads the environment overrides
+/// INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS and
+/// INFERMETRICS_NVML_LIBRARY. An environment value, when set, wins over what code sets later
+/// with the setters, so an operator can move a server without rebuilding the host.
+///
+/// @param options out: the new options, owned by the caller (free with INFERMETRICS_ServerOptionsDelete).
+/// @return NULL on success; INVALID_ARG if `options` is NULL or an environment variable
+///         does not parse (the message names the variable and its value).
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsNew(options: *mut *mut INFERMETRICS_ServerOptions) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsNew", || {
+        let out = try_out(options, "options")?;
+        let env = EnvOverrides::from_env()?;
+        *out = to_raw(Options { config: ServerConfig::default(), env });
+        Ok(())
+    })
+}
+
+/// Frees server options.
+///
+/// @param options the options; dangling after success.
+/// @return NULL on success; INVALID_ARG if NULL or not live options.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsDelete(options: *mut INFERMETRICS_ServerOptions) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsDelete", || {
+        drop(try_take(options, "options")?);
+        Ok(())
+    })
+}
+
+/// Sets the address to bind: an IPv4 or IPv6 literal ("0.0.0.0", "127.0.0.1", "::", "::1")
+/// or "localhost". Default "0.0.0.0".
+///
+/// @param options live options.
+/// @param address the address (copied).
+/// @return NULL on success; INVALID_ARG for NULL arguments or an address that does not parse.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetAddress(
+    options: *mut INFERMETRICS_ServerOptions,
+    address: *const c_char,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetAddress", || {
+        let o = try_mut(options, "options")?;
+        let a = try_str(address, "address")?;
+        crate::exporter::check_address(a)?;
+        o.config.address = a.to_owned();
+        Ok(())
+    })
+}
+
+/// Sets the TCP port. Default 8002; 0 picks a free port (see INFERMETRICS_ServerPort).
+///
+/// @param options live options.
+/// @param port the port.
+/// @return NULL on success; INVALID_ARG if `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetPort(options: *mut INFERMETRICS_ServerOptions, port: u16) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetPort", || {
+        try_mut(options, "options")?.config.port = port;
+        Ok(())
+    })
+}
+
+/// Sets how often the collectors refresh, in milliseconds. Default 2000. 0 is taken as 1.
+///
+/// @param options live options.
+/// @param ms the interval.
+/// @return NULL on success; INVALID_ARG if `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetMetricsInterval(
+    options: *mut INFERMETRICS_ServerOptions,
+    ms: u64,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetMetricsInterval", || {
+        try_mut(options, "options")?.config.interval = Duration::from_millis(ms);
+        Ok(())
+    })
+}
+
+/// Switches the GPU collector (NVML) on or off. Default on. Off means no GPU series.
+///
+/// @param options live options.
+/// @param enable true for on.
+/// @return NULL on success; INVALID_ARG if `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetGpuMetrics(options: *mut INFERMETRICS_ServerOptions, enable: CBool) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetGpuMetrics", || {
+        try_mut(options, "options")?.config.gpu = enable.0 != 0;
+        Ok(())
+    })
+}
+
+/// Switches the CPU and host-memory collector on or off. Default on.
+///
+/// @param options live options.
+/// @param enable true for on.
+/// @return NULL on success; INVALID_ARG if `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetCpuMetrics(options: *mut INFERMETRICS_ServerOptions, enable: CBool) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetCpuMetrics", || {
+        try_mut(options, "options")?.config.cpu = enable.0 != 0;
+        Ok(())
+    })
+}
+
+/// Switches the pinned-memory pool series on or off. Default on.
+///
+/// @param options live options.
+/// @param enable true for on.
+/// @return NULL on success; INVALID_ARG if `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(
+    options: *mut INFERMETRICS_ServerOptions,
+    enable: CBool,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics", || {
+        try_mut(options, "options")?.config.pinned = enable.0 != 0;
+        Ok(())
+    })
+}
+
+/// Sets the NVML library to load, for drivers in unusual places (also settable with the
+/// environment variable INFERMETRICS_NVML_LIBRARY). Default: "libnvidia-ml.so.1" from the
+/// usual library paths. Not loaded until the server starts; a missing library means no GPU
+/// series and one log line, never a failure.
+///
+/// @param options live options.
+/// @param path the library's path (copied).
+/// @return NULL on success; INVALID_ARG for NULL arguments or an empty path.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetNvmlLibrary(
+    options: *mut INFERMETRICS_ServerOptions,
+    path: *const c_char,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetNvmlLibrary", || {
+        let o = try_mut(options, "options")?;
+        let p = try_str(path, "path")?;
+        if p.is_empty() {
+            return Err(crate::core::Error::invalid_arg("argument 'path' is empty"));
+        }
+        o.config.nvml_library = Some(PathBuf::from(p));
+        Ok(())
+    })
+}
+
+/// Starts a metrics server: binds the socket before returning, runs each collector once,
+/// then serves GET /metrics (and /metrics/, and HEAD) on its own threads, with
+/// content type "text/plain; version=0.0.4; charset=utf-8"; other paths 404, other
+/// methods 405. Collectors run every interval on the server's threads, never on the caller's.
+/// Several servers may run in one process, each on its own port.
+///
+/// @param server out: the running server, owned by the caller (free with INFERMETRICS_ServerDelete).
+/// @param options live options (not retained).
+/// @return NULL on success; UNAVAILABLE "Socket 'ADDR:PORT' already in use" for a taken port
+///         (or another bind failure); INVALID_ARG for NULL arguments or a bad address.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerNew(
+    server: *mut *mut INFERMETRICS_Server,
+    options: *const INFERMETRICS_ServerOptions,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerNew", || {
+        let out = try_out(server, "server")?;
+        let o = try_ref(options, "options")?;
+        let mut config = o.config.clone();
+        o.env.apply(&mut config);
+        *out = to_raw(Server::start(&config)?);
+        Ok(())
+    })
+}
+
+/// The port the server is bound to (useful with port 0).
+///
+/// @param server a live server.
+/// @param port out: the port.
+/// @return NULL on success; INVALID_ARG for NULL arguments.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerPort(server: *mut INFERMETRICS_Server, port: *mut u16) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerPort", || {
+        let s = try_ref(server, "server")?;
+        *try_out(port, "port")? = s.port();
+        Ok(())
+    })
+}
+
+/// Stops a server: stops and joins its threads (promptly, well under a second), and frees
+/// its port before returning. Safe while a scrape is in flight.
+///
+/// @param server the server; dangling after success.
+/// @return NULL on success; INVALID_ARG if NULL or not a live server.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerDelete(server: *mut INFERMETRICS_Server) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerDelete", || {
+        drop(try_take(server, "server")?);
+        Ok(())
+    })
+}
+
+/// Reports the host's pinned-memory pool, served as nv_pinned_memory_pool_total_bytes and
+/// nv_pinned_memory_pool_used_bytes (0 before any report) by every server from its next
+/// collection on. Process-wide; lock-free.
+///
+/// @param total_bytes pool size.
+/// @param used_bytes bytes in use; at most `total_bytes`.
+/// @return NULL on success; INVALID_ARG if `used_bytes` > `total_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_PinnedMemoryPoolReport(total_bytes: u64, used_bytes: u64) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_PinnedMemoryPoolReport", || pinned::report(total_bytes, used_bytes))
+}
