@@ -31,6 +31,14 @@ fn main() {
         std::fs::create_dir_all(committed.parent().unwrap()).unwrap();
         std::fs::write(&committed, &text).unwrap();
     }
-    // soname for the shared library, so installed copies resolve as libinfermetrics.so.1
+    // soname for the shared library, so installed copies resolve as libinfermetrics.so.1;
+    // programs linked against the build tree find it through this link beside the .so
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libinfermetrics.so.1");
+    if let Some(profile_dir) = out_dir.ancestors().nth(3) {
+        let link = profile_dir.join("libinfermetrics.so.1");
+        if std::fs::symlink_metadata(&link).is_err() {
+            #[cfg(unix)]
+            let _ = std::os::unix::fs::symlink("libinfermetrics.so", &link);
+        }
+    }
 }

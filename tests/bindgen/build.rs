@@ -9,6 +9,7 @@ fn main() {
         .header(header.to_str().unwrap())
         .allowlist_item("INFERMETRICS_.*")
         .default_enum_style(bindgen::EnumVariation::Consts)
+        .prepend_enum_name(false)
         .generate()
         .expect("bindgen failed on include/infermetrics.h (is libclang-dev installed?)");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("bindings.rs");

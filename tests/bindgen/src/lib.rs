@@ -5,3 +5,197 @@
 use infermetrics as _;
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+
+use std::ffi::{CStr, CString};
+
+/// Turns a returned error into `Err((code, message))`, freeing it.
+pub fn check(e: *mut INFERMETRICS_Error) -> Result<(), (u32, String)> {
+    if e.is_null() {
+        return Ok(());
+    }
+    unsafe {
+        let code = INFERMETRICS_ErrorCode(e);
+        let msg = CStr::from_ptr(INFERMETRICS_ErrorMessage(e)).to_string_lossy().into_owned();
+        INFERMETRICS_ErrorDelete(e);
+        Err((code as u32, msg))
+    }
+}
+
+/// Panics with the library's message on error.
+#[track_caller]
+pub fn ok(e: *mut INFERMETRICS_Error) {
+    if let Err((c, m)) = check(e) {
+        panic!("unexpected error {}: {}", c, m);
+    }
+}
+
+pub fn family(kind: INFERMETRICS_MetricKind, name: &str, help: &str) -> *mut INFERMETRICS_MetricFamily {
+    let (n, h) = (CString::new(name).unwrap(), CString::new(help).unwrap());
+    let mut f = std::ptr::null_mut();
+    ok(unsafe { INFERMETRICS_MetricFamilyNew(&mut f, kind, n.as_ptr(), h.as_ptr()) });
+    f
+}
+
+/// Creates a metric with string labels (and histogram buckets when given).
+pub fn metric(
+    f: *mut INFERMETRICS_MetricFamily,
+    labels: &[(&str, &str)],
+    buckets: Option<&[f64]>,
+) -> Result<*mut INFERMETRICS_Metric, (u32, String)> {
+    unsafe {
+        let params: Vec<*mut INFERMETRICS_Parameter> = labels
+            .iter()
+            .map(|(k, v)| {
+                let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
+                INFERMETRICS_ParameterNew(k.as_ptr(), INFERMETRICS_PARAMETER_STRING, v.as_ptr() as *const _)
+            })
+            .collect();
+        let mut consts: Vec<*const INFERMETRICS_Parameter> = params.iter().map(|p| *p as *const _).collect();
+        let mut args = std::ptr::null_mut();
+        if let Some(b) = buckets {
+            ok(INFERMETRICS_MetricArgsNew(&mut args));
+            ok(INFERMETRICS_MetricArgsSetHistogram(args, b.as_ptr(), b.len() as u64));
+        }
+        let mut m = std::ptr::null_mut();
+        let r = check(INFERMETRICS_MetricNewWithArgs(&mut m, f, consts.as_mut_ptr(), consts.len() as u64, args));
+        ok(INFERMETRICS_MetricArgsDelete(args));
+        for p in params {
+            INFERMETRICS_ParameterDelete(p);
+        }
+        r.map(|_| m)
+    }
+}
+
+/// The registry as text, through ServerMetrics(NULL) + MetricsFormatted.
+pub fn snapshot() -> String {
+    unsafe {
+        let mut m = std::ptr::null_mut();
+        ok(INFERMETRICS_ServerMetrics(std::ptr::null_mut(), &mut m));
+        let (mut base, mut size) = (std::ptr::null(), 0usize);
+        ok(INFERMETRICS_MetricsFormatted(m, INFERMETRICS_METRIC_PROMETHEUS, &mut base, &mut size));
+        let s = std::str::from_utf8(std::slice::from_raw_parts(base as *const u8, size)).unwrap().to_owned();
+        assert_eq!(*base.add(size), 0, "text must be NUL-terminated");
+        ok(INFERMETRICS_MetricsDelete(m));
+        s
+    }
+}
+
+/// Lines of `text` that start with `prefix`.
+pub fn lines_with<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+/// Checks a text exposition the way a Prometheus parser would be strict about: every family's
+/// TYPE comes before its samples and once; every sample line is `name[{labels}] value` with a
+/// parseable value; histogram buckets are cumulative, `+Inf` last and equal to `_count`.
+pub fn parse_exposition(text: &str) -> Result<usize, String> {
+    use std::collections::{HashMap, HashSet};
+    let mut typed: HashMap<String, String> = HashMap::new();
+    let mut samples = 0;
+    let mut last_bucket: HashMap<String, (u64, bool)> = HashMap::new();
+    let mut inf: HashMap<String, u64> = HashMap::new();
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut seen_families: HashSet<String> = HashSet::new();
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err("text does not end with a newline".into());
+    }
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut it = rest.split(' ');
+            let (n, t) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+            if !seen_families.insert(n.to_string()) {
+                return Err(format!("family {} typed twice", n));
+            }
+            typed.insert(n.to_string(), t.to_string());
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').ok_or(format!("no value: {}", line))?;
+        let v: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            v => v.parse().map_err(|_| format!("bad value in: {}", line))?,
+        };
+        let name = series.split('{').next().unwrap();
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|b| typed.get(*b).map(|t| t == "histogram").unwrap_or(false)))
+            .unwrap_or(name);
+        if !typed.contains_key(base) {
+            return Err(format!("sample before its TYPE: {}", line));
+        }
+        if name.ends_with("_bucket") && base != name {
+            let key = series.split(",le=").next().unwrap_or(series).trim_end_matches('}').to_string();
+            let key = key.replacen("_bucket", "", 1);
+            let c = v as u64;
+            let (prev, _) = last_bucket.get(&key).copied().unwrap_or((0, false));
+            if c < prev {
+                return Err(format!("bucket counts not cumulative at: {}", line));
+            }
+            let is_inf = series.contains("le=\"+Inf\"");
+            last_bucket.insert(key.clone(), (if is_inf { 0 } else { c }, is_inf));
+            if is_inf {
+                inf.insert(key, c);
+            }
+        } else if name.ends_with("_count") && base != name {
+            let key = series.replacen("_count", "", 1).trim_end_matches('}').to_string();
+            let key = if key.contains('{') { key } else { key.to_string() };
+            counts.insert(key, v as u64);
+        }
+        samples += 1;
+    }
+    for (k, c) in &counts {
+        let k2 = k.trim_end_matches('{').to_string();
+        let i = inf.get(k).or_else(|| inf.get(&k2)).ok_or(format!("no +Inf bucket for {}", k))?;
+        if i != c {
+            return Err(format!("+Inf bucket {} != _count {} for {}", i, c, k));
+        }
+    }
+    Ok(samples)
+}
+
+/// GET `path` over a fresh connection; returns (status, headers, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(s, "GET {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path).unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).expect("read response");
+    let (head, body) = all.split_once("\r\n\r\n").expect("header/body separator");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+/// A server on 127.0.0.1, port 0, with the given collectors and NVML library.
+pub fn server(interval_ms: u64, gpu: bool, cpu: bool, pinned: bool, nvml: Option<&str>) -> (*mut INFERMETRICS_Server, u16) {
+    unsafe {
+        let mut o = std::ptr::null_mut();
+        ok(INFERMETRICS_ServerOptionsNew(&mut o));
+        let addr = CString::new("127.0.0.1").unwrap();
+        ok(INFERMETRICS_ServerOptionsSetAddress(o, addr.as_ptr()));
+        ok(INFERMETRICS_ServerOptionsSetPort(o, 0));
+        ok(INFERMETRICS_ServerOptionsSetMetricsInterval(o, interval_ms));
+        ok(INFERMETRICS_ServerOptionsSetGpuMetrics(o, gpu));
+        ok(INFERMETRICS_ServerOptionsSetCpuMetrics(o, cpu));
+        ok(INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(o, pinned));
+        if let Some(p) = nvml {
+            let p = CString::new(p).unwrap();
+            ok(INFERMETRICS_ServerOptionsSetNvmlLibrary(o, p.as_ptr()));
+        }
+        let mut s = std::ptr::null_mut();
+        ok(INFERMETRICS_ServerNew(&mut s, o));
+        ok(INFERMETRICS_ServerOptionsDelete(o));
+        let mut port = 0;
+        ok(INFERMETRICS_ServerPort(s, &mut port));
+        (s, port)
+    }
+}
+
+/// The value of the sample line that starts with `series ` (exact series text), if any.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')).map(|v| v.parse().unwrap()))
+}
