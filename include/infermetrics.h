@@ -136,11 +136,6 @@ typedef enum {
 } INFERMETRICS_LogLevel;
 
 /**
- * Error categories, in Triton's order (their numeric values are part of the C API).
- */
-typedef struct Code Code;
-
-/**
  * An error: a code and a message. Returned by fallible calls; owned by the caller, who
  * releases it with INFERMETRICS_ErrorDelete. Its strings live as long as the object.
  */

@@ -23,7 +23,9 @@ impl Castable for INFERMETRICS_MetricArgs {
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_MetricArgsNew(args: *mut *mut INFERMETRICS_MetricArgs) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricArgsNew", || {
-        *try_out(args, "args")? = to_raw(MetricArgs::default());
+        // check the out-pointer before allocating: `*place? = value` evaluates value first
+        let out = try_out(args, "args")?;
+        *out = to_raw(MetricArgs::default());
         Ok(())
     })
 }
