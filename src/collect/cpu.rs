@@ -13,9 +13,16 @@ pub struct Ticks {
 }
 
 pub fn read_ticks() -> Result<Ticks, String> {
-    let t = KernelStats::current().map_err(|e| format!("cannot read /proc/stat: {}", e))?.total;
+    let t = KernelStats::current()
+        .map_err(|e| format!("cannot read /proc/stat: {}", e))?
+        .total;
     Ok(Ticks {
-        busy: t.user + t.nice + t.system + t.irq.unwrap_or(0) + t.softirq.unwrap_or(0) + t.steal.unwrap_or(0),
+        busy: t.user
+            + t.nice
+            + t.system
+            + t.irq.unwrap_or(0)
+            + t.softirq.unwrap_or(0)
+            + t.steal.unwrap_or(0),
         idle: t.idle + t.iowait.unwrap_or(0),
     })
 }
@@ -37,7 +44,10 @@ pub fn read_memory() -> Result<(u64, u64), String> {
     let m = Meminfo::current().map_err(|e| format!("cannot read /proc/meminfo: {}", e))?;
     let avail = m.mem_available.ok_or("/proc/meminfo has no MemAvailable")?;
     if avail > m.mem_total {
-        return Err(format!("/proc/meminfo MemAvailable ({}) > MemTotal ({})", avail, m.mem_total));
+        return Err(format!(
+            "/proc/meminfo MemAvailable ({}) > MemTotal ({})",
+            avail, m.mem_total
+        ));
     }
     Ok((m.mem_total, m.mem_total - avail))
 }
@@ -51,14 +61,21 @@ pub struct CpuCollector {
 impl CpuCollector {
     /// Takes the utilisation baseline now, so the first value covers start-up to first tick.
     pub fn new() -> CpuCollector {
-        CpuCollector { prev: read_ticks().ok(), util: 0.0, failing: false }
+        CpuCollector {
+            prev: read_ticks().ok(),
+            util: 0.0,
+            failing: false,
+        }
     }
 
     fn note(&mut self, result: Result<(), String>) {
         match result {
             Err(e) if !self.failing => {
                 self.failing = true;
-                log::warn(&format!("CPU metrics unavailable, no nv_cpu_* series until this clears: {}", e));
+                log::warn(&format!(
+                    "CPU metrics unavailable, no nv_cpu_* series until this clears: {}",
+                    e
+                ));
             }
             Ok(()) if self.failing => {
                 self.failing = false;
@@ -84,18 +101,37 @@ impl Collector for CpuCollector {
         let mut out = Vec::new();
         let ticks = read_ticks();
         let mem = read_memory();
-        let status = ticks.as_ref().map(|_| ()).and(mem.as_ref().map(|_| ())).map_err(|e| e.clone());
+        let status = ticks
+            .as_ref()
+            .map(|_| ())
+            .and(mem.as_ref().map(|_| ()))
+            .map_err(|e| e.clone());
         self.note(status);
         if let Ok(now) = ticks {
             if let Some(u) = self.prev.and_then(|p| utilization(p, now)) {
                 self.util = u;
             }
             self.prev = Some(now);
-            out.extend(FamilyText::new("nv_cpu_utilization", "CPU utilization rate [0.0 - 1.0]", "gauge", &[("", self.util)]));
+            out.extend(FamilyText::new(
+                "nv_cpu_utilization",
+                "CPU utilization rate [0.0 - 1.0]",
+                "gauge",
+                &[("", self.util)],
+            ));
         }
         if let Ok((total, used)) = mem {
-            out.extend(FamilyText::new("nv_cpu_memory_total_bytes", "CPU total memory (RAM), in bytes", "gauge", &[("", total as f64)]));
-            out.extend(FamilyText::new("nv_cpu_memory_used_bytes", "CPU used memory (RAM), in bytes", "gauge", &[("", used as f64)]));
+            out.extend(FamilyText::new(
+                "nv_cpu_memory_total_bytes",
+                "CPU total memory (RAM), in bytes",
+                "gauge",
+                &[("", total as f64)],
+            ));
+            out.extend(FamilyText::new(
+                "nv_cpu_memory_used_bytes",
+                "CPU used memory (RAM), in bytes",
+                "gauge",
+                &[("", used as f64)],
+            ));
         }
         out
     }
@@ -106,10 +142,31 @@ mod tests {
     use super::*;
     #[test]
     fn util_math() {
-        let a = Ticks { busy: 100, idle: 300 };
-        assert_eq!(utilization(a, Ticks { busy: 150, idle: 350 }), Some(0.5));
+        let a = Ticks {
+            busy: 100,
+            idle: 300,
+        };
+        assert_eq!(
+            utilization(
+                a,
+                Ticks {
+                    busy: 150,
+                    idle: 350
+                }
+            ),
+            Some(0.5)
+        );
         assert_eq!(utilization(a, a), None);
-        assert_eq!(utilization(a, Ticks { busy: 50, idle: 400 }), Some(0.0));
+        assert_eq!(
+            utilization(
+                a,
+                Ticks {
+                    busy: 50,
+                    idle: 400
+                }
+            ),
+            Some(0.0)
+        );
     }
     #[test]
     fn reads_proc() {

@@ -94,7 +94,11 @@ impl Session {
                 Some(n)
             }
             Err(e) => {
-                self.fail(&format!("{} could not be loaded or initialised: {}", describe(&self.path), e));
+                self.fail(&format!(
+                    "{} could not be loaded or initialised: {}",
+                    describe(&self.path),
+                    e
+                ));
                 None
             }
         }
@@ -102,7 +106,11 @@ impl Session {
 
     fn fail(&mut self, why: &str) {
         if !self.failing {
-            log::warn(&format!("no GPU metrics: {} (retrying every {} s; the server keeps running)", why, RETRY.as_secs()));
+            log::warn(&format!(
+                "no GPU metrics: {} (retrying every {} s; the server keeps running)",
+                why,
+                RETRY.as_secs()
+            ));
             self.failing = true;
         }
         self.nvml = None;
@@ -111,7 +119,11 @@ impl Session {
 
     fn ok(&mut self, gpus: usize) {
         if self.failing || !self.announced {
-            log::info(&format!("GPU metrics available: {} GPU(s) through {}", gpus, describe(&self.path)));
+            log::info(&format!(
+                "GPU metrics available: {} GPU(s) through {}",
+                gpus,
+                describe(&self.path)
+            ));
         }
         self.failing = false;
         self.announced = true;
@@ -148,7 +160,10 @@ impl Devices {
         let count = match n.device_count() {
             Ok(c) => c,
             Err(e) => {
-                self.session.lock().unwrap_or_else(|p| p.into_inner()).fail(&format!("nvmlDeviceGetCount failed: {}", e));
+                self.session
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .fail(&format!("nvmlDeviceGetCount failed: {}", e));
                 return false;
             }
         };
@@ -183,7 +198,10 @@ impl Devices {
             return false;
         }
         if count == 0 && !s.failing {
-            log::warn(&format!("no GPU metrics: {} reports 0 GPUs", describe(&s.path)));
+            log::warn(&format!(
+                "no GPU metrics: {} reports 0 GPUs",
+                describe(&s.path)
+            ));
             s.failing = true;
         } else if count > 0 {
             s.ok(count as usize);
@@ -204,10 +222,26 @@ pub struct GpuEnergyCollector {
 
 /// The fast and slow GPU collectors of one server, sharing one NVML session.
 pub fn collectors(library: Option<PathBuf>) -> (GpuCollector, GpuEnergyCollector) {
-    let session = Arc::new(Mutex::new(Session { path: library, nvml: None, retry_at: None, failing: false, announced: false }));
+    let session = Arc::new(Mutex::new(Session {
+        path: library,
+        nvml: None,
+        retry_at: None,
+        failing: false,
+        announced: false,
+    }));
     (
-        GpuCollector { devices: Devices { session: Arc::clone(&session), gpus: HashMap::new() } },
-        GpuEnergyCollector { devices: Devices { session, gpus: HashMap::new() } },
+        GpuCollector {
+            devices: Devices {
+                session: Arc::clone(&session),
+                gpus: HashMap::new(),
+            },
+        },
+        GpuEnergyCollector {
+            devices: Devices {
+                session,
+                gpus: HashMap::new(),
+            },
+        },
     )
 }
 
@@ -247,12 +281,32 @@ impl Collector for GpuCollector {
             FamilyText::new(name, help, "gauge", &v)
         };
         [
-            fam("nv_gpu_utilization", "GPU utilization rate [0.0 - 1.0)", &util),
-            fam("nv_gpu_memory_total_bytes", "GPU total memory, in bytes", &total),
-            fam("nv_gpu_memory_used_bytes", "GPU used memory, in bytes", &used),
+            fam(
+                "nv_gpu_utilization",
+                "GPU utilization rate [0.0 - 1.0)",
+                &util,
+            ),
+            fam(
+                "nv_gpu_memory_total_bytes",
+                "GPU total memory, in bytes",
+                &total,
+            ),
+            fam(
+                "nv_gpu_memory_used_bytes",
+                "GPU used memory, in bytes",
+                &used,
+            ),
             fam("nv_gpu_power_usage", "GPU power usage in watts", &power),
-            fam("nv_gpu_power_limit", "GPU power management limit in watts", &limit),
-            fam("nv_gpu_temperature", "GPU temperature in degrees Celsius", &temp),
+            fam(
+                "nv_gpu_power_limit",
+                "GPU power management limit in watts",
+                &limit,
+            ),
+            fam(
+                "nv_gpu_temperature",
+                "GPU temperature in degrees Celsius",
+                &temp,
+            ),
         ]
         .into_iter()
         .flatten()

@@ -18,7 +18,12 @@ pub struct FamilyText {
 
 impl FamilyText {
     /// A family of one kind with one sample per `(label body, value)`; `None` if there is no sample.
-    pub fn new(name: &'static str, help: &str, type_name: &str, samples: &[(&str, f64)]) -> Option<FamilyText> {
+    pub fn new(
+        name: &'static str,
+        help: &str,
+        type_name: &str,
+        samples: &[(&str, f64)],
+    ) -> Option<FamilyText> {
         if samples.is_empty() {
             return None;
         }

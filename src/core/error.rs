@@ -54,7 +54,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: Code, message: impl Into<String>) -> Error {
-        Error { code, message: message.into() }
+        Error {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid_arg(message: impl Into<String>) -> Error {
         Error::new(Code::InvalidArg, message)

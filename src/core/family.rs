@@ -39,7 +39,12 @@ pub struct MetricArgs {
 
 impl Family {
     pub(super) fn new(kind: Kind, name: &str, help: &str) -> Family {
-        Family { name: name.to_owned(), help: help.to_owned(), kind, series: Mutex::new(BTreeMap::new()) }
+        Family {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            kind,
+            series: Mutex::new(BTreeMap::new()),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -65,21 +70,39 @@ impl Family {
 
     /// Checks labels and args in Triton's order, then returns the shared series for those
     /// labels (creating it at 0 if needed) with its reference count raised by one.
-    fn acquire(&self, labels: Vec<(String, String)>, args: Option<&MetricArgs>) -> Result<(LabelKey, Arc<Series>)> {
+    fn acquire(
+        &self,
+        labels: Vec<(String, String)>,
+        args: Option<&MetricArgs>,
+    ) -> Result<(LabelKey, Arc<Series>)> {
         let buckets = match (self.kind, args) {
             (Kind::Counter, Some(_)) => {
-                return Err(Error::invalid_arg("Unexpected args found in counter Metric constructor."))
+                return Err(Error::invalid_arg(
+                    "Unexpected args found in counter Metric constructor.",
+                ))
             }
             (Kind::Gauge, Some(_)) => {
-                return Err(Error::invalid_arg("Unexpected args found in gauge Metric constructor."))
+                return Err(Error::invalid_arg(
+                    "Unexpected args found in gauge Metric constructor.",
+                ))
             }
             (Kind::Histogram, None) => {
-                return Err(Error::invalid_arg("Bucket boundaries not found in Metric args."))
+                return Err(Error::invalid_arg(
+                    "Bucket boundaries not found in Metric args.",
+                ))
             }
-            (Kind::Histogram, Some(MetricArgs { histogram_buckets: None })) => {
-                return Err(Error::invalid_arg("Metric args not set to histogram kind."))
-            }
-            (Kind::Histogram, Some(MetricArgs { histogram_buckets: Some(b) })) => Some(validate_buckets(b)?),
+            (
+                Kind::Histogram,
+                Some(MetricArgs {
+                    histogram_buckets: None,
+                }),
+            ) => return Err(Error::invalid_arg("Metric args not set to histogram kind.")),
+            (
+                Kind::Histogram,
+                Some(MetricArgs {
+                    histogram_buckets: Some(b),
+                }),
+            ) => Some(validate_buckets(b)?),
             _ => None,
         };
         let mut key = labels;
@@ -173,7 +196,10 @@ pub struct MetricHandle {
 
 impl FamilyHandle {
     pub(super) fn new(family: Arc<Family>) -> FamilyHandle {
-        FamilyHandle { family, children: Arc::new(AtomicUsize::new(0)) }
+        FamilyHandle {
+            family,
+            children: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     pub fn family(&self) -> &Arc<Family> {
@@ -189,7 +215,11 @@ impl FamilyHandle {
         self.children.load(Ordering::Acquire)
     }
 
-    pub fn new_metric(&self, labels: Vec<(String, String)>, args: Option<&MetricArgs>) -> Result<MetricHandle> {
+    pub fn new_metric(
+        &self,
+        labels: Vec<(String, String)>,
+        args: Option<&MetricArgs>,
+    ) -> Result<MetricHandle> {
         let (key, series) = self.family.acquire(labels, args)?;
         self.children.fetch_add(1, Ordering::AcqRel);
         Ok(MetricHandle {

@@ -36,7 +36,12 @@ pub fn log(level: Level, message: &str) {
         Some(sink) => sink(level, message),
         None => {
             // a closed or broken stderr must not take the host down: ignore write errors
-            let _ = writeln!(std::io::stderr().lock(), "infermetrics: {}: {}", level.as_str(), message);
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "infermetrics: {}: {}",
+                level.as_str(),
+                message
+            );
         }
     }
 }

@@ -3,26 +3,22 @@ use super::error::{Error, Result};
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`, not empty, not starting with `__`.
 pub fn check_metric_name(name: &str) -> Result<()> {
-    if is_name(name, true) {
-        Ok(())
-    } else {
-        Err(Error::invalid_arg(format!(
-            "Invalid metric name '{}': a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]* and must not start with '__'",
-            name.escape_debug()
-        )))
-    }
+    check(name, true, "metric", "[a-zA-Z_:][a-zA-Z0-9_:]*")
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`, not empty, not starting with `__`.
 pub fn check_label_name(name: &str) -> Result<()> {
-    if is_name(name, false) {
-        Ok(())
-    } else {
-        Err(Error::invalid_arg(format!(
-            "Invalid label name '{}': a label name must match [a-zA-Z_][a-zA-Z0-9_]* and must not start with '__'",
-            name.escape_debug()
-        )))
+    check(name, false, "label", "[a-zA-Z_][a-zA-Z0-9_]*")
+}
+
+fn check(name: &str, colon_ok: bool, what: &str, pattern: &str) -> Result<()> {
+    if is_name(name, colon_ok) {
+        return Ok(());
     }
+    Err(Error::invalid_arg(format!(
+        "Invalid {what} name '{}': a {what} name must match {pattern} and must not start with '__'",
+        name.escape_debug()
+    )))
 }
 
 fn is_name(name: &str, colon_ok: bool) -> bool {
@@ -31,7 +27,10 @@ fn is_name(name: &str, colon_ok: bool) -> bool {
         return false;
     }
     let ok = |c: u8, first: bool| {
-        c.is_ascii_alphabetic() || c == b'_' || (colon_ok && c == b':') || (!first && c.is_ascii_digit())
+        c.is_ascii_alphabetic()
+            || c == b'_'
+            || (colon_ok && c == b':')
+            || (!first && c.is_ascii_digit())
     };
     ok(b[0], true) && b[1..].iter().all(|&c| ok(c, false))
 }

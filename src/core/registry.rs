@@ -55,14 +55,24 @@ impl Registry {
 
     /// Looks a family up by name (not for hot paths).
     pub fn get(&self, name: &str) -> Option<Arc<Family>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).by_name.get(name).cloned()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .get(name)
+            .cloned()
     }
 
     /// Renders every non-empty family: counters, then gauges, then histograms (Triton's
     /// order), each kind in registration order. Recording never waits on this: only the
     /// family being printed has its series map locked, against creation and deletion.
     pub fn render(&self, out: &mut String) {
-        let families: Vec<Arc<Family>> = self.inner.lock().unwrap_or_else(|p| p.into_inner()).order.clone();
+        let families: Vec<Arc<Family>> = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .order
+            .clone();
         for kind in [Kind::Counter, Kind::Gauge, Kind::Histogram] {
             for f in families.iter().filter(|f| f.kind() == kind) {
                 f.render(out);
@@ -83,7 +93,10 @@ mod tests {
     use crate::core::family::MetricArgs;
 
     fn l(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -118,8 +131,12 @@ mod tests {
     fn histogram_text() {
         let r = Registry::new();
         let f = r.family(Kind::Histogram, "h", "lat").unwrap();
-        let args = MetricArgs { histogram_buckets: Some(vec![0.1, 1.0, 2.5, 5.0, 10.0]) };
-        let m = f.new_metric(l(&[("example2", "l2"), ("example1", "l1")]), Some(&args)).unwrap();
+        let args = MetricArgs {
+            histogram_buckets: Some(vec![0.1, 1.0, 2.5, 5.0, 10.0]),
+        };
+        let m = f
+            .new_metric(l(&[("example2", "l2"), ("example1", "l1")]), Some(&args))
+            .unwrap();
         for v in [0.05, 1.5, 6.0] {
             m.series().observe(v).unwrap();
         }
@@ -135,7 +152,9 @@ h_sum{example1=\"l1\",example2=\"l2\"} 7.55\n\
 h_count{example1=\"l1\",example2=\"l2\"} 3\n";
         assert_eq!(t, expect);
         assert!(f.new_metric(l(&[("le", "1")]), Some(&args)).is_err());
-        assert!(f.new_metric(l(&[("a", "1"), ("a", "2")]), Some(&args)).is_err());
+        assert!(f
+            .new_metric(l(&[("a", "1"), ("a", "2")]), Some(&args))
+            .is_err());
         assert!(f.check_can_delete().is_err());
         drop(m);
         assert!(f.check_can_delete().is_ok());

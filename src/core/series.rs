@@ -42,14 +42,21 @@ impl Histogram {
     /// `bounds` must already be validated (`validate_buckets`).
     pub fn new(bounds: Vec<f64>) -> Histogram {
         let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
-        Histogram { bounds: bounds.into_boxed_slice(), counts, sum: AtomicF64::new(0.0) }
+        Histogram {
+            bounds: bounds.into_boxed_slice(),
+            counts,
+            sum: AtomicF64::new(0.0),
+        }
     }
 
     #[inline]
     pub fn observe(&self, v: f64) {
         // first bucket whose upper bound is >= v; values above every bound go to +Inf
         let i = if self.bounds.len() <= 16 {
-            self.bounds.iter().position(|b| v <= *b).unwrap_or(self.bounds.len())
+            self.bounds
+                .iter()
+                .position(|b| v <= *b)
+                .unwrap_or(self.bounds.len())
         } else {
             self.bounds.partition_point(|b| *b < v)
         };
@@ -181,7 +188,10 @@ mod tests {
     #[test]
     fn buckets() {
         assert_eq!(validate_buckets(&[]).unwrap(), Vec::<f64>::new());
-        assert_eq!(validate_buckets(&[1.0, 2.0, f64::INFINITY]).unwrap(), vec![1.0, 2.0]);
+        assert_eq!(
+            validate_buckets(&[1.0, 2.0, f64::INFINITY]).unwrap(),
+            vec![1.0, 2.0]
+        );
         assert!(validate_buckets(&[2.5, 0.1]).is_err());
         assert!(validate_buckets(&[1.0, 1.0]).is_err());
         assert!(validate_buckets(&[f64::NAN]).is_err());
@@ -209,6 +219,9 @@ mod tests {
         assert!(c.increment(f64::NAN).is_err());
         c.increment(1729.0).unwrap();
         assert_eq!(c.value().unwrap(), 1729.0);
-        assert_eq!(c.set(1.0).unwrap_err().code, super::super::Code::Unsupported);
+        assert_eq!(
+            c.set(1.0).unwrap_err().code,
+            super::super::Code::Unsupported
+        );
     }
 }

@@ -33,7 +33,10 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Parses a bind address: an IPv4 or IPv6 literal (brackets allowed), or "localhost".
 pub fn parse_ip(address: &str) -> Result<IpAddr> {
     let a = address.trim();
-    let a = a.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(a);
+    let a = a
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(a);
     if a.eq_ignore_ascii_case("localhost") {
         return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
@@ -49,18 +52,28 @@ pub fn parse_ip(address: &str) -> Result<IpAddr> {
 pub fn bind(address: &str, port: u16) -> Result<TcpListener> {
     let ip = parse_ip(address)?;
     let sa = SocketAddr::new(ip, port);
-    let sys = |what: &str, e: std::io::Error| Error::unavailable(format!("cannot {} socket '{}:{}': {}", what, address, port, e));
-    let s = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP)).map_err(|e| sys("create", e))?;
+    let sys = |what: &str, e: std::io::Error| {
+        Error::unavailable(format!(
+            "cannot {} socket '{}:{}': {}",
+            what, address, port, e
+        ))
+    };
+    let s = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))
+        .map_err(|e| sys("create", e))?;
     s.set_reuse_address(true).map_err(|e| sys("configure", e))?;
     if ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
         // "::" serves IPv4 clients too, whatever the system default
         let _ = s.set_only_v6(false);
     }
     s.set_nodelay(true).map_err(|e| sys("configure", e))?;
-    s.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| sys("configure", e))?;
-    s.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| sys("configure", e))?;
+    s.set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| sys("configure", e))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| sys("configure", e))?;
     s.bind(&sa.into()).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AddrInUse => Error::unavailable(format!("Socket '{}:{}' already in use", address, port)),
+        std::io::ErrorKind::AddrInUse => {
+            Error::unavailable(format!("Socket '{}:{}' already in use", address, port))
+        }
         _ => sys("bind", e),
     })?;
     s.listen(1024).map_err(|e| sys("listen on", e))?;
@@ -70,8 +83,12 @@ pub fn bind(address: &str, port: u16) -> Result<TcpListener> {
 /// Where to connect to reach a listener (loopback for a wildcard address).
 fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
-        IpAddr::V4(v) if v.is_unspecified() => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port()),
-        IpAddr::V6(v) if v.is_unspecified() => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port()),
+        IpAddr::V4(v) if v.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(v) if v.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+        }
         _ => addr,
     }
 }
@@ -98,15 +115,29 @@ fn tiny(listener: &TcpListener) -> std::io::Result<Arc<tiny_http::Server>> {
 }
 
 impl HttpServer {
-    pub fn start(listener: TcpListener, exposition: Arc<Exposition>, stop: Arc<StopSignal>) -> Result<HttpServer> {
-        let addr = listener.local_addr().map_err(|e| Error::internal(format!("local_addr: {}", e)))?;
-        let first = tiny(&listener).map_err(|e| Error::internal(format!("cannot start HTTP server: {}", e)))?;
+    pub fn start(
+        listener: TcpListener,
+        exposition: Arc<Exposition>,
+        stop: Arc<StopSignal>,
+    ) -> Result<HttpServer> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::internal(format!("local_addr: {}", e)))?;
+        let first = tiny(&listener)
+            .map_err(|e| Error::internal(format!("cannot start HTTP server: {}", e)))?;
         let current = Arc::new(RwLock::new(first));
-        let shared = Arc::new(Shared { current: Arc::clone(&current), listener, exposition, stop });
+        let shared = Arc::new(Shared {
+            current: Arc::clone(&current),
+            listener,
+            exposition,
+            stop,
+        });
         let mut threads = Vec::new();
         for i in 0..RESPONDERS {
             let s = Arc::clone(&shared);
-            threads.push(spawn(&format!("infermetrics-http{}", i), move || respond_loop(&s))?);
+            threads.push(spawn(&format!("infermetrics-http{}", i), move || {
+                respond_loop(&s)
+            })?);
         }
         let s = Arc::clone(&shared);
         threads.push(spawn("infermetrics-heartbeat", move || {
@@ -116,7 +147,11 @@ impl HttpServer {
                 let _ = TcpStream::connect_timeout(&target, Duration::from_secs(1));
             }
         })?);
-        Ok(HttpServer { current, addr, threads })
+        Ok(HttpServer {
+            current,
+            addr,
+            threads,
+        })
     }
 
     /// Joins the threads (the stop signal is already set) and waits for the port to close.
@@ -158,7 +193,10 @@ fn respond_loop(s: &Shared) {
                 }
                 let mut cur = s.current.write().unwrap_or_else(|p| p.into_inner());
                 if Arc::ptr_eq(&cur, &server) {
-                    log::error(&format!("HTTP accept loop ended ({}); restarting it on the same socket", e));
+                    log::error(&format!(
+                        "HTTP accept loop ended ({}); restarting it on the same socket",
+                        e
+                    ));
                     match tiny(&s.listener) {
                         Ok(fresh) => *cur = fresh,
                         Err(e) => {
@@ -173,7 +211,8 @@ fn respond_loop(s: &Shared) {
 }
 
 fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .expect("static header is valid")
 }
 
 fn respond(exposition: &Exposition, rq: tiny_http::Request) {

@@ -63,15 +63,19 @@ impl EnvOverrides {
             match std::env::var(name) {
                 Ok(v) => Ok(Some(v)),
                 Err(std::env::VarError::NotPresent) => Ok(None),
-                Err(std::env::VarError::NotUnicode(v)) => {
-                    Err(Error::invalid_arg(format!("environment variable {} is not valid UTF-8: {:?}", name, v)))
-                }
+                Err(std::env::VarError::NotUnicode(v)) => Err(Error::invalid_arg(format!(
+                    "environment variable {} is not valid UTF-8: {:?}",
+                    name, v
+                ))),
             }
         }
         let address = match var("INFERMETRICS_ADDRESS")? {
             Some(a) => {
                 http::parse_ip(&a).map_err(|e| {
-                    Error::invalid_arg(format!("environment variable INFERMETRICS_ADDRESS: {}", e.message))
+                    Error::invalid_arg(format!(
+                        "environment variable INFERMETRICS_ADDRESS: {}",
+                        e.message
+                    ))
                 })?;
                 Some(a)
             }
@@ -100,11 +104,18 @@ impl EnvOverrides {
         };
         let nvml_library = match var("INFERMETRICS_NVML_LIBRARY")? {
             Some(p) if p.is_empty() => {
-                return Err(Error::invalid_arg("environment variable INFERMETRICS_NVML_LIBRARY is set but empty"))
+                return Err(Error::invalid_arg(
+                    "environment variable INFERMETRICS_NVML_LIBRARY is set but empty",
+                ))
             }
             p => p.map(PathBuf::from),
         };
-        Ok(EnvOverrides { address, port, interval, nvml_library })
+        Ok(EnvOverrides {
+            address,
+            port,
+            interval,
+            nvml_library,
+        })
     }
 
     pub fn apply(&self, c: &mut ServerConfig) {
@@ -171,7 +182,10 @@ impl StopSignal {
     /// Sleeps up to `d`; returns true when stopped.
     pub(crate) fn wait(&self, d: Duration) -> bool {
         let g = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
-        let (g, _) = self.cv.wait_timeout_while(g, d, |s| !*s).unwrap_or_else(|p| p.into_inner());
+        let (g, _) = self
+            .cv
+            .wait_timeout_while(g, d, |s| !*s)
+            .unwrap_or_else(|p| p.into_inner());
         *g
     }
 }
@@ -198,17 +212,24 @@ fn spawn_collector(
         .name(format!("infermetrics-{}", name))
         .spawn(move || {
             while !stop.wait(interval) {
-                let fresh = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.collect())) {
+                let fresh = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    c.collect()
+                })) {
                     Ok(f) => f,
                     Err(_) => {
-                        log::error(&format!("the {} collector panicked; its series are dropped until it recovers", name));
+                        log::error(&format!(
+                            "the {} collector panicked; its series are dropped until it recovers",
+                            name
+                        ));
                         Vec::new()
                     }
                 };
                 *slot.families.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
             }
         })
-        .map_err(|e| Error::internal(format!("cannot start the {} collector thread: {}", name, e)))?;
+        .map_err(|e| {
+            Error::internal(format!("cannot start the {} collector thread: {}", name, e))
+        })?;
     Ok((name, h))
 }
 
@@ -222,7 +243,9 @@ impl Server {
             config.interval
         };
         let listener = http::bind(&config.address, config.port)?;
-        let addr = listener.local_addr().map_err(|e| Error::internal(format!("local_addr: {}", e)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::internal(format!("local_addr: {}", e)))?;
 
         let mut list: Vec<Box<dyn Collector>> = Vec::new();
         if config.pinned {
@@ -237,15 +260,32 @@ impl Server {
             list.push(Box::new(slow));
         }
         let slots: Vec<Arc<Slot>> = list.iter().map(|_| Arc::new(Slot::default())).collect();
-        let exposition = Arc::new(Exposition { slots: slots.clone() });
+        let exposition = Arc::new(Exposition {
+            slots: slots.clone(),
+        });
         let stop = Arc::new(StopSignal::default());
 
-        let mut server = Server { exposition: Arc::clone(&exposition), addr, stop: Arc::clone(&stop), http: None, collectors: Vec::new() };
+        let mut server = Server {
+            exposition: Arc::clone(&exposition),
+            addr,
+            stop: Arc::clone(&stop),
+            http: None,
+            collectors: Vec::new(),
+        };
         for (c, slot) in list.into_iter().zip(slots) {
-            server.collectors.push(spawn_collector(c, slot, Arc::clone(&stop), interval)?);
+            server
+                .collectors
+                .push(spawn_collector(c, slot, Arc::clone(&stop), interval)?);
         }
-        server.http = Some(http::HttpServer::start(listener, exposition, Arc::clone(&stop))?);
-        log::info(&format!("Started metrics service at {} (GET /metrics)", addr));
+        server.http = Some(http::HttpServer::start(
+            listener,
+            exposition,
+            Arc::clone(&stop),
+        )?);
+        log::info(&format!(
+            "Started metrics service at {} (GET /metrics)",
+            addr
+        ));
         Ok(server)
     }
 
@@ -278,7 +318,10 @@ impl Drop for Server {
             if h.is_finished() {
                 let _ = h.join();
             } else {
-                log::warn(&format!("the {} collector is inside a slow call; it will exit when the call returns", name));
+                log::warn(&format!(
+                    "the {} collector is inside a slow call; it will exit when the call returns",
+                    name
+                ));
             }
         }
     }

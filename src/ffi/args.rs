@@ -1,5 +1,5 @@
 //! `INFERMETRICS_MetricArgs`: extra arguments for creating a metric (histogram buckets).
-use super::boundary::{guard, to_raw, try_mut, try_out, try_slice, try_take, Castable};
+use super::boundary::{castable, guard, to_raw, try_mut, try_out, try_slice, try_take};
 use super::error::INFERMETRICS_Error;
 use crate::core::MetricArgs;
 
@@ -10,18 +10,16 @@ pub struct INFERMETRICS_MetricArgs {
     _private: [u8; 0],
 }
 
-impl Castable for INFERMETRICS_MetricArgs {
-    type Rust = MetricArgs;
-    const TAG: u64 = 0x494d_4152_4730_0004;
-    const WHAT: &'static str = "INFERMETRICS_MetricArgs";
-}
+castable!(INFERMETRICS_MetricArgs => MetricArgs, 0x494d_4152_4730_0004);
 
 /// Creates empty metric args (set to no kind).
 ///
 /// @param args out: the new args, owned by the caller (free with INFERMETRICS_MetricArgsDelete).
 /// @return NULL on success; INVALID_ARG if `args` is NULL.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricArgsNew(args: *mut *mut INFERMETRICS_MetricArgs) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_MetricArgsNew(
+    args: *mut *mut INFERMETRICS_MetricArgs,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricArgsNew", || {
         // check the out-pointer before allocating: `*place? = value` evaluates value first
         let out = try_out(args, "args")?;
@@ -57,7 +55,9 @@ pub unsafe extern "C" fn INFERMETRICS_MetricArgsSetHistogram(
 /// @param args args from INFERMETRICS_MetricArgsNew, or NULL; dangling afterwards.
 /// @return NULL on success; INVALID_ARG if `args` is not live metric args.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricArgsDelete(args: *mut INFERMETRICS_MetricArgs) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_MetricArgsDelete(
+    args: *mut INFERMETRICS_MetricArgs,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricArgsDelete", || {
         if !args.is_null() {
             drop(try_take(args, "args")?);

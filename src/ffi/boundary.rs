@@ -56,6 +56,18 @@ pub(crate) trait Castable {
     const WHAT: &'static str;
 }
 
+/// Ties an opaque C type to the Rust value behind it: `castable!(CType => RustType, tag)`.
+macro_rules! castable {
+    ($c:ident => $rust:ty, $tag:expr) => {
+        impl $crate::ffi::boundary::Castable for $c {
+            type Rust = $rust;
+            const TAG: u64 = $tag;
+            const WHAT: &'static str = stringify!($c);
+        }
+    };
+}
+pub(crate) use castable;
+
 #[repr(C)]
 struct Tagged<T> {
     tag: u64,
@@ -145,12 +157,20 @@ pub(crate) fn bytes_to_str<'a>(b: &'a [u8], what: &str) -> Result<&'a str> {
 ///
 /// # Safety
 /// `p` is NULL or valid for reads of `count` elements.
-pub(crate) unsafe fn try_slice<'a, T>(p: *const T, count: u64, arg: &str, max: u64) -> Result<&'a [T]> {
+pub(crate) unsafe fn try_slice<'a, T>(
+    p: *const T,
+    count: u64,
+    arg: &str,
+    max: u64,
+) -> Result<&'a [T]> {
     if count == 0 {
         return Ok(&[]);
     }
     if p.is_null() {
-        return Err(Error::invalid_arg(format!("argument '{}' is NULL but its count is {}", arg, count)));
+        return Err(Error::invalid_arg(format!(
+            "argument '{}' is NULL but its count is {}",
+            arg, count
+        )));
     }
     if count > max {
         return Err(Error::invalid_arg(format!(

@@ -1,7 +1,7 @@
 //! `INFERMETRICS_Error`: the error object every fallible call returns.
 use std::ffi::{c_char, CStr, CString};
 
-use super::boundary::{guard_or, to_raw, try_ref, try_take, Castable};
+use super::boundary::{castable, guard_or, to_raw, try_ref, try_take};
 use crate::core::{Code, Error};
 
 /// Error codes (Triton's `TRITONSERVER_Error_Code`, same values 0..7).
@@ -42,16 +42,15 @@ pub(crate) struct ErrorObject {
     message: CString,
 }
 
-impl Castable for INFERMETRICS_Error {
-    type Rust = ErrorObject;
-    const TAG: u64 = 0x494d_4552_5230_0001;
-    const WHAT: &'static str = "INFERMETRICS_Error";
-}
+castable!(INFERMETRICS_Error => ErrorObject, 0x494d_4552_5230_0001);
 
 impl INFERMETRICS_Error {
     pub(crate) fn into_raw(e: Error) -> *mut INFERMETRICS_Error {
         let message = CString::new(e.message.replace('\0', "\\0")).unwrap_or_default();
-        to_raw::<INFERMETRICS_Error>(ErrorObject { code: e.code, message })
+        to_raw::<INFERMETRICS_Error>(ErrorObject {
+            code: e.code,
+            message,
+        })
     }
 }
 
@@ -61,10 +60,20 @@ impl INFERMETRICS_Error {
 /// @param msg the message, copied; NULL gives an empty message; invalid UTF-8 is replaced.
 /// @return a new error owned by the caller (free with INFERMETRICS_ErrorDelete); never NULL.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ErrorNew(code: RawErrorCode, msg: *const c_char) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ErrorNew(
+    code: RawErrorCode,
+    msg: *const c_char,
+) -> *mut INFERMETRICS_Error {
     guard_or(std::ptr::null_mut(), || {
-        let message = if msg.is_null() { String::new() } else { CStr::from_ptr(msg).to_string_lossy().into_owned() };
-        INFERMETRICS_Error::into_raw(Error::new(Code::from_u32(code.0).unwrap_or(Code::Unknown), message))
+        let message = if msg.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(msg).to_string_lossy().into_owned()
+        };
+        INFERMETRICS_Error::into_raw(Error::new(
+            Code::from_u32(code.0).unwrap_or(Code::Unknown),
+            message,
+        ))
     })
 }
 
@@ -86,7 +95,11 @@ pub unsafe extern "C" fn INFERMETRICS_ErrorDelete(error: *mut INFERMETRICS_Error
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_ErrorCode(error: *mut INFERMETRICS_Error) -> RawErrorCode {
     guard_or(RawErrorCode(Code::Unknown as u32), || {
-        RawErrorCode(try_ref(error, "error").map(|e| e.code).unwrap_or(Code::Unknown) as u32)
+        RawErrorCode(
+            try_ref(error, "error")
+                .map(|e| e.code)
+                .unwrap_or(Code::Unknown) as u32,
+        )
     })
 }
 
@@ -96,7 +109,9 @@ pub unsafe extern "C" fn INFERMETRICS_ErrorCode(error: *mut INFERMETRICS_Error) 
 /// @param error an error object; NULL gives "Unknown".
 /// @return a static string; never NULL; do not free.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ErrorCodeString(error: *mut INFERMETRICS_Error) -> *const c_char {
+pub unsafe extern "C" fn INFERMETRICS_ErrorCodeString(
+    error: *mut INFERMETRICS_Error,
+) -> *const c_char {
     const TEXTS: [&CStr; 8] = [
         c"Unknown",
         c"Internal",
@@ -108,7 +123,9 @@ pub unsafe extern "C" fn INFERMETRICS_ErrorCodeString(error: *mut INFERMETRICS_E
         c"Cancelled",
     ];
     guard_or(TEXTS[0].as_ptr(), || {
-        let code = try_ref(error, "error").map(|e| e.code).unwrap_or(Code::Unknown);
+        let code = try_ref(error, "error")
+            .map(|e| e.code)
+            .unwrap_or(Code::Unknown);
         debug_assert_eq!(TEXTS[code as usize].to_str().unwrap(), code.as_str());
         TEXTS[code as usize].as_ptr()
     })
@@ -120,7 +137,9 @@ pub unsafe extern "C" fn INFERMETRICS_ErrorCodeString(error: *mut INFERMETRICS_E
 /// @param error an error object; NULL gives "".
 /// @return a NUL-terminated UTF-8 string owned by the error, valid until it is deleted.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ErrorMessage(error: *mut INFERMETRICS_Error) -> *const c_char {
+pub unsafe extern "C" fn INFERMETRICS_ErrorMessage(
+    error: *mut INFERMETRICS_Error,
+) -> *const c_char {
     guard_or(c"".as_ptr(), || match try_ref(error, "error") {
         Ok(e) => e.message.as_ptr(),
         Err(_) => c"".as_ptr(),

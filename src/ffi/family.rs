@@ -1,7 +1,7 @@
 //! `INFERMETRICS_MetricFamily`: a handle on a process-wide family of metrics.
 use std::ffi::c_char;
 
-use super::boundary::{guard, to_raw, try_out, try_ref, try_str, try_take, Castable};
+use super::boundary::{castable, guard, to_raw, try_out, try_ref, try_str, try_take};
 use super::error::INFERMETRICS_Error;
 use crate::core::{Error, FamilyHandle, Kind, Registry};
 
@@ -34,11 +34,7 @@ pub struct INFERMETRICS_MetricFamily {
     _private: [u8; 0],
 }
 
-impl Castable for INFERMETRICS_MetricFamily {
-    type Rust = FamilyHandle;
-    const TAG: u64 = 0x494d_4641_4d30_0003;
-    const WHAT: &'static str = "INFERMETRICS_MetricFamily";
-}
+castable!(INFERMETRICS_MetricFamily => FamilyHandle, 0x494d_4641_4d30_0003);
 
 /// Opens the metric family `name`, creating it on first use.
 ///
@@ -62,7 +58,10 @@ pub unsafe extern "C" fn INFERMETRICS_MetricFamilyNew(
     guard("INFERMETRICS_MetricFamilyNew", || {
         let out = try_out(family, "family")?;
         let kind = Kind::from_u32(kind.0).ok_or_else(|| {
-            Error::invalid_arg(format!("Unsupported kind passed to MetricFamily constructor: {}", kind.0))
+            Error::invalid_arg(format!(
+                "Unsupported kind passed to MetricFamily constructor: {}",
+                kind.0
+            ))
         })?;
         let name = try_str(name, "name")?;
         let description = try_str(description, "description")?;
@@ -79,7 +78,9 @@ pub unsafe extern "C" fn INFERMETRICS_MetricFamilyNew(
 ///         MetricDelete on all dependent metrics before calling MetricFamilyDelete." if
 ///         metrics created through this handle are still alive (then nothing is deleted).
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricFamilyDelete(family: *mut INFERMETRICS_MetricFamily) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_MetricFamilyDelete(
+    family: *mut INFERMETRICS_MetricFamily,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricFamilyDelete", || {
         try_ref(family, "family")?.check_can_delete()?;
         drop(try_take(family, "family")?);

@@ -23,7 +23,8 @@ pub struct RawLogLevel(pub u32);
 
 /// A log sink. Called from whichever thread logs (including the server's own thread);
 /// `message` is valid only during the call. It may call any infermetrics function.
-pub type INFERMETRICS_LogFn = Option<unsafe extern "C" fn(level: RawLogLevel, message: *const c_char, userp: *mut c_void)>;
+pub type INFERMETRICS_LogFn =
+    Option<unsafe extern "C" fn(level: RawLogLevel, message: *const c_char, userp: *mut c_void)>;
 
 struct UserPtr(*mut c_void);
 
@@ -46,7 +47,10 @@ unsafe impl Sync for UserPtr {}
 /// @param userp passed back to every call of `fn`.
 /// @return NULL (always succeeds).
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_SetLogCallback(r#fn: INFERMETRICS_LogFn, userp: *mut c_void) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_SetLogCallback(
+    r#fn: INFERMETRICS_LogFn,
+    userp: *mut c_void,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_SetLogCallback", || {
         match r#fn {
             None => log::set_sink(None),
@@ -70,7 +74,10 @@ pub unsafe extern "C" fn INFERMETRICS_SetLogCallback(r#fn: INFERMETRICS_LogFn, u
 /// @param minor out: the minor version.
 /// @return NULL on success; INVALID_ARG if either is NULL.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ApiVersion(major: *mut u32, minor: *mut u32) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ApiVersion(
+    major: *mut u32,
+    minor: *mut u32,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ApiVersion", || {
         let (ma, mi) = (try_out(major, "major")?, try_out(minor, "minor")?);
         *ma = 1;

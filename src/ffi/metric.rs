@@ -3,7 +3,7 @@
 //! The recording calls go from the handle to the series' atomics: no lock, no allocation,
 //! no lookup by name or label.
 use super::args::INFERMETRICS_MetricArgs;
-use super::boundary::{guard, to_raw, try_out, try_ref, try_take, Castable};
+use super::boundary::{castable, guard, to_raw, try_out, try_ref, try_take};
 use super::error::INFERMETRICS_Error;
 use super::family::{INFERMETRICS_MetricFamily, RawMetricKind};
 use super::parameter::{labels_from_c, INFERMETRICS_Parameter};
@@ -16,11 +16,7 @@ pub struct INFERMETRICS_Metric {
     _private: [u8; 0],
 }
 
-impl Castable for INFERMETRICS_Metric {
-    type Rust = MetricHandle;
-    const TAG: u64 = 0x494d_4d45_5430_0005;
-    const WHAT: &'static str = "INFERMETRICS_Metric";
-}
+castable!(INFERMETRICS_Metric => MetricHandle, 0x494d_4d45_5430_0005);
 
 /// Creates (or shares) the series of `family` with these labels. Same as
 /// INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges.
@@ -70,7 +66,11 @@ pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
         let out = try_out(metric, "metric")?;
         let fam = try_ref(family, "family")?;
         let labels = labels_from_c(labels, label_count)?;
-        let args = if args.is_null() { None } else { Some(try_ref(args, "args")?) };
+        let args = if args.is_null() {
+            None
+        } else {
+            Some(try_ref(args, "args")?)
+        };
         *out = to_raw(fam.new_metric(labels, args)?);
         Ok(())
     })
@@ -81,7 +81,9 @@ pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
 /// @param metric the handle; dangling after success.
 /// @return NULL on success; INVALID_ARG if NULL or not a live metric.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricDelete(metric: *mut INFERMETRICS_Metric) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_MetricDelete(
+    metric: *mut INFERMETRICS_Metric,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricDelete", || {
         drop(try_take(metric, "metric")?);
         Ok(())
@@ -94,7 +96,10 @@ pub unsafe extern "C" fn INFERMETRICS_MetricDelete(metric: *mut INFERMETRICS_Met
 /// @param value out: the value.
 /// @return NULL on success; UNSUPPORTED for a histogram; INVALID_ARG for NULL arguments.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricValue(metric: *mut INFERMETRICS_Metric, value: *mut f64) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_MetricValue(
+    metric: *mut INFERMETRICS_Metric,
+    value: *mut f64,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricValue", || {
         let m = try_ref(metric, "metric")?;
         let out = try_out(value, "value")?;
@@ -111,8 +116,13 @@ pub unsafe extern "C" fn INFERMETRICS_MetricValue(metric: *mut INFERMETRICS_Metr
 /// @return NULL on success; INVALID_ARG for a negative or NaN counter increment or NULL
 ///         metric; UNSUPPORTED for a histogram.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(metric: *mut INFERMETRICS_Metric, value: f64) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricIncrement", || try_ref(metric, "metric")?.series().increment(value))
+pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(
+    metric: *mut INFERMETRICS_Metric,
+    value: f64,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricIncrement", || {
+        try_ref(metric, "metric")?.series().increment(value)
+    })
 }
 
 /// Sets a gauge to `value` (any double, NaN and infinities included). Lock-free.
@@ -121,8 +131,13 @@ pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(metric: *mut INFERMETRICS_
 /// @param value the new value.
 /// @return NULL on success; UNSUPPORTED for a counter or histogram; INVALID_ARG for NULL.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricSet(metric: *mut INFERMETRICS_Metric, value: f64) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricSet", || try_ref(metric, "metric")?.series().set(value))
+pub unsafe extern "C" fn INFERMETRICS_MetricSet(
+    metric: *mut INFERMETRICS_Metric,
+    value: f64,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricSet", || {
+        try_ref(metric, "metric")?.series().set(value)
+    })
 }
 
 /// Records one observation in a histogram: the first bucket with `value <= bound` (or +Inf)
@@ -132,8 +147,13 @@ pub unsafe extern "C" fn INFERMETRICS_MetricSet(metric: *mut INFERMETRICS_Metric
 /// @param value the observation; NaN is refused.
 /// @return NULL on success; UNSUPPORTED for a counter or gauge; INVALID_ARG for NaN or NULL.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricObserve(metric: *mut INFERMETRICS_Metric, value: f64) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricObserve", || try_ref(metric, "metric")?.series().observe(value))
+pub unsafe extern "C" fn INFERMETRICS_MetricObserve(
+    metric: *mut INFERMETRICS_Metric,
+    value: f64,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricObserve", || {
+        try_ref(metric, "metric")?.series().observe(value)
+    })
 }
 
 /// The kind of a metric (that of its family).
@@ -142,7 +162,10 @@ pub unsafe extern "C" fn INFERMETRICS_MetricObserve(metric: *mut INFERMETRICS_Me
 /// @param kind out: its kind.
 /// @return NULL on success; INVALID_ARG for NULL arguments.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_GetMetricKind(metric: *mut INFERMETRICS_Metric, kind: *mut RawMetricKind) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_GetMetricKind(
+    metric: *mut INFERMETRICS_Metric,
+    kind: *mut RawMetricKind,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_GetMetricKind", || {
         let m = try_ref(metric, "metric")?;
         *try_out(kind, "kind")? = m.kind().into();

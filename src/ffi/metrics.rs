@@ -2,7 +2,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use super::boundary::{guard, to_raw, try_mut, try_out, try_ref, try_take, Castable};
+use super::boundary::{castable, guard, to_raw, try_mut, try_out, try_ref, try_take};
 use super::error::INFERMETRICS_Error;
 use super::server::INFERMETRICS_Server;
 use crate::core::{Error, Registry};
@@ -32,11 +32,7 @@ pub(crate) struct MetricsObject {
     text: Vec<u8>,
 }
 
-impl Castable for INFERMETRICS_Metrics {
-    type Rust = MetricsObject;
-    const TAG: u64 = 0x494d_4d54_5330_0006;
-    const WHAT: &'static str = "INFERMETRICS_Metrics";
-}
+castable!(INFERMETRICS_Metrics => MetricsObject, 0x494d_4d54_5330_0006);
 
 /// Creates a snapshot holder for the process-wide registry; with a server, its GPU, CPU
 /// and pinned-memory series are included too. Nothing is rendered until
@@ -52,8 +48,15 @@ pub unsafe extern "C" fn INFERMETRICS_ServerMetrics(
 ) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerMetrics", || {
         let out = try_out(metrics, "metrics")?;
-        let source = if server.is_null() { None } else { Some(try_ref(server, "server")?.exposition_arc()) };
-        *out = to_raw(MetricsObject { source, text: Vec::new() });
+        let source = if server.is_null() {
+            None
+        } else {
+            Some(try_ref(server, "server")?.exposition())
+        };
+        *out = to_raw(MetricsObject {
+            source,
+            text: Vec::new(),
+        });
         Ok(())
     })
 }
@@ -78,7 +81,10 @@ pub unsafe extern "C" fn INFERMETRICS_MetricsFormatted(
         let base = try_out(base, "base")?;
         let byte_size = try_out(byte_size, "byte_size")?;
         if format.0 != 0 {
-            return Err(Error::invalid_arg(format!("unknown metrics format '{}'", format.0)));
+            return Err(Error::invalid_arg(format!(
+                "unknown metrics format '{}'",
+                format.0
+            )));
         }
         let mut text = String::with_capacity(m.text.capacity().max(4096));
         match &m.source {
@@ -99,7 +105,9 @@ pub unsafe extern "C" fn INFERMETRICS_MetricsFormatted(
 /// @param metrics the holder; dangling after success.
 /// @return NULL on success; INVALID_ARG if NULL or not a live holder.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_MetricsDelete(metrics: *mut INFERMETRICS_Metrics) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_MetricsDelete(
+    metrics: *mut INFERMETRICS_Metrics,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricsDelete", || {
         drop(try_take(metrics, "metrics")?);
         Ok(())

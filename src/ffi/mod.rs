@@ -17,8 +17,8 @@
 //! | logging, version              | `log.rs`       |
 #![allow(non_camel_case_types, non_snake_case, clippy::missing_safety_doc)]
 
-mod boundary;
 pub mod args;
+mod boundary;
 pub mod error;
 pub mod family;
 pub mod log;

@@ -1,7 +1,7 @@
 //! `INFERMETRICS_Parameter`: a named value; the STRING ones are metric labels.
 use std::ffi::{c_char, c_void, CStr};
 
-use super::boundary::{bytes_to_str, guard_or, to_raw, try_ref, try_take, Castable};
+use super::boundary::{bytes_to_str, castable, guard_or, to_raw, try_ref, try_take};
 use crate::core::{log, Error, Result};
 
 /// Parameter types (Triton's `TRITONSERVER_ParameterType`). Only STRING can be a label.
@@ -46,11 +46,7 @@ pub(crate) struct Parameter {
     value: Value,
 }
 
-impl Castable for INFERMETRICS_Parameter {
-    type Rust = Parameter;
-    const TAG: u64 = 0x494d_5041_5230_0002;
-    const WHAT: &'static str = "INFERMETRICS_Parameter";
-}
+castable!(INFERMETRICS_Parameter => Parameter, 0x494d_5041_5230_0002);
 
 impl Parameter {
     /// The (name, value) label pair, or the error naming why this parameter is no label.
@@ -94,14 +90,21 @@ pub unsafe extern "C" fn INFERMETRICS_ParameterNew(
         }
         let name = CStr::from_ptr(name).to_bytes().to_vec();
         if value.is_null() {
-            return refuse(&format!("argument 'value' of parameter '{}' is NULL", String::from_utf8_lossy(&name)));
+            return refuse(&format!(
+                "argument 'value' of parameter '{}' is NULL",
+                String::from_utf8_lossy(&name)
+            ));
         }
         let value = match r#type.0 {
             0 => Value::Str(CStr::from_ptr(value as *const c_char).to_bytes().to_vec()),
             1 => Value::Int(*(value as *const i64)),
             2 => Value::Bool(*(value as *const u8) != 0),
             3 => Value::Double(*(value as *const f64)),
-            4 => return refuse("type INFERMETRICS_PARAMETER_BYTES cannot be created with ParameterNew"),
+            4 => {
+                return refuse(
+                    "type INFERMETRICS_PARAMETER_BYTES cannot be created with ParameterNew",
+                )
+            }
             t => return refuse(&format!("unknown parameter type {}", t)),
         };
         to_raw::<INFERMETRICS_Parameter>(Parameter { name, value })
@@ -116,14 +119,20 @@ pub unsafe extern "C" fn INFERMETRICS_ParameterDelete(parameter: *mut INFERMETRI
     guard_or((), || {
         if !parameter.is_null() {
             if let Err(e) = try_take(parameter, "parameter") {
-                log::warn(&format!("INFERMETRICS_ParameterDelete ignored its argument: {}", e.message));
+                log::warn(&format!(
+                    "INFERMETRICS_ParameterDelete ignored its argument: {}",
+                    e.message
+                ));
             }
         }
     })
 }
 
 /// Reads the labels array of MetricNew: `labels` may be NULL when `count` is 0.
-pub(crate) unsafe fn labels_from_c(labels: *const *const INFERMETRICS_Parameter, count: u64) -> Result<Vec<(String, String)>> {
+pub(crate) unsafe fn labels_from_c(
+    labels: *const *const INFERMETRICS_Parameter,
+    count: u64,
+) -> Result<Vec<(String, String)>> {
     let ptrs = super::boundary::try_slice(labels, count, "labels", 4096)?;
     let mut out = Vec::with_capacity(ptrs.len());
     for (i, &p) in ptrs.iter().enumerate() {

@@ -1,13 +1,12 @@
 //! `INFERMETRICS_ServerOptions` and `INFERMETRICS_Server`: the embedded /metrics server.
 use std::ffi::c_char;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::boundary::{guard, to_raw, try_mut, try_out, try_ref, try_str, try_take, Castable};
+use super::boundary::{castable, guard, to_raw, try_mut, try_out, try_ref, try_str, try_take};
 use super::error::INFERMETRICS_Error;
 use crate::collect::pinned;
-use crate::exporter::{EnvOverrides, Exposition, Server, ServerConfig};
+use crate::exporter::{EnvOverrides, Server, ServerConfig};
 
 /// A C `bool` as it crosses the boundary (any non-zero byte is true).
 #[repr(transparent)]
@@ -26,11 +25,7 @@ pub(crate) struct Options {
     env: EnvOverrides,
 }
 
-impl Castable for INFERMETRICS_ServerOptions {
-    type Rust = Options;
-    const TAG: u64 = 0x494d_534f_5030_0007;
-    const WHAT: &'static str = "INFERMETRICS_ServerOptions";
-}
+castable!(INFERMETRICS_ServerOptions => Options, 0x494d_534f_5030_0007);
 
 /// A running metrics server: a bound socket serving GET /metrics, plus collector threads.
 /// Owned by the caller; free with INFERMETRICS_ServerDelete.
@@ -38,17 +33,7 @@ pub struct INFERMETRICS_Server {
     _private: [u8; 0],
 }
 
-impl Castable for INFERMETRICS_Server {
-    type Rust = Server;
-    const TAG: u64 = 0x494d_5352_5630_0008;
-    const WHAT: &'static str = "INFERMETRICS_Server";
-}
-
-impl Server {
-    pub(crate) fn exposition_arc(&self) -> Arc<Exposition> {
-        self.exposition()
-    }
-}
+castable!(INFERMETRICS_Server => Server, 0x494d_5352_5630_0008);
 
 /// Creates server options with the defaults, then reads the environment overrides
 /// INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS and
@@ -59,11 +44,16 @@ impl Server {
 /// @return NULL on success; INVALID_ARG if `options` is NULL or an environment variable
 ///         does not parse (the message names the variable and its value).
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ServerOptionsNew(options: *mut *mut INFERMETRICS_ServerOptions) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsNew(
+    options: *mut *mut INFERMETRICS_ServerOptions,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerOptionsNew", || {
         let out = try_out(options, "options")?;
         let env = EnvOverrides::from_env()?;
-        *out = to_raw(Options { config: ServerConfig::default(), env });
+        *out = to_raw(Options {
+            config: ServerConfig::default(),
+            env,
+        });
         Ok(())
     })
 }
@@ -73,7 +63,9 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsNew(options: *mut *mut INFERM
 /// @param options the options; dangling after success.
 /// @return NULL on success; INVALID_ARG if NULL or not live options.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ServerOptionsDelete(options: *mut INFERMETRICS_ServerOptions) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsDelete(
+    options: *mut INFERMETRICS_ServerOptions,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerOptionsDelete", || {
         drop(try_take(options, "options")?);
         Ok(())
@@ -106,7 +98,10 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetAddress(
 /// @param port the port.
 /// @return NULL on success; INVALID_ARG if `options` is NULL.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetPort(options: *mut INFERMETRICS_ServerOptions, port: u16) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetPort(
+    options: *mut INFERMETRICS_ServerOptions,
+    port: u16,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerOptionsSetPort", || {
         try_mut(options, "options")?.config.port = port;
         Ok(())
@@ -135,7 +130,10 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetMetricsInterval(
 /// @param enable true for on.
 /// @return NULL on success; INVALID_ARG if `options` is NULL.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetGpuMetrics(options: *mut INFERMETRICS_ServerOptions, enable: CBool) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetGpuMetrics(
+    options: *mut INFERMETRICS_ServerOptions,
+    enable: CBool,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerOptionsSetGpuMetrics", || {
         try_mut(options, "options")?.config.gpu = enable.0 != 0;
         Ok(())
@@ -148,7 +146,10 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetGpuMetrics(options: *mut I
 /// @param enable true for on.
 /// @return NULL on success; INVALID_ARG if `options` is NULL.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetCpuMetrics(options: *mut INFERMETRICS_ServerOptions, enable: CBool) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetCpuMetrics(
+    options: *mut INFERMETRICS_ServerOptions,
+    enable: CBool,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerOptionsSetCpuMetrics", || {
         try_mut(options, "options")?.config.cpu = enable.0 != 0;
         Ok(())
@@ -226,7 +227,10 @@ pub unsafe extern "C" fn INFERMETRICS_ServerNew(
 /// @param port out: the port.
 /// @return NULL on success; INVALID_ARG for NULL arguments.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ServerPort(server: *mut INFERMETRICS_Server, port: *mut u16) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ServerPort(
+    server: *mut INFERMETRICS_Server,
+    port: *mut u16,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerPort", || {
         let s = try_ref(server, "server")?;
         *try_out(port, "port")? = s.port();
@@ -240,7 +244,9 @@ pub unsafe extern "C" fn INFERMETRICS_ServerPort(server: *mut INFERMETRICS_Serve
 /// @param server the server; dangling after success.
 /// @return NULL on success; INVALID_ARG if NULL or not a live server.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_ServerDelete(server: *mut INFERMETRICS_Server) -> *mut INFERMETRICS_Error {
+pub unsafe extern "C" fn INFERMETRICS_ServerDelete(
+    server: *mut INFERMETRICS_Server,
+) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerDelete", || {
         drop(try_take(server, "server")?);
         Ok(())
@@ -255,6 +261,11 @@ pub unsafe extern "C" fn INFERMETRICS_ServerDelete(server: *mut INFERMETRICS_Ser
 /// @param used_bytes bytes in use; at most `total_bytes`.
 /// @return NULL on success; INVALID_ARG if `used_bytes` > `total_bytes`.
 #[no_mangle]
-pub unsafe extern "C" fn INFERMETRICS_PinnedMemoryPoolReport(total_bytes: u64, used_bytes: u64) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_PinnedMemoryPoolReport", || pinned::report(total_bytes, used_bytes))
+pub unsafe extern "C" fn INFERMETRICS_PinnedMemoryPoolReport(
+    total_bytes: u64,
+    used_bytes: u64,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_PinnedMemoryPoolReport", || {
+        pinned::report(total_bytes, used_bytes)
+    })
 }

@@ -41,8 +41,14 @@ fn recording_snapshots_and_churn_together() {
         churn.push(std::thread::spawn(move || {
             let mut n = 0u64;
             while !done.load(Ordering::Relaxed) {
-                let m1 = metric(pc.get(), &[("churn", &format!("{}-{}", i, n % 50))], None).unwrap();
-                let m2 = metric(ph.get(), &[("churn", &format!("{}-{}", i, n % 50))], Some(&[1.0, 2.0])).unwrap();
+                let m1 =
+                    metric(pc.get(), &[("churn", &format!("{}-{}", i, n % 50))], None).unwrap();
+                let m2 = metric(
+                    ph.get(),
+                    &[("churn", &format!("{}-{}", i, n % 50))],
+                    Some(&[1.0, 2.0]),
+                )
+                .unwrap();
                 ok(unsafe { INFERMETRICS_MetricIncrement(m1, 1.0) });
                 ok(unsafe { INFERMETRICS_MetricObserve(m2, 1.5) });
                 ok(unsafe { INFERMETRICS_MetricDelete(m1) });
@@ -58,7 +64,8 @@ fn recording_snapshots_and_churn_together() {
             let mut n = 0;
             while !done.load(Ordering::Relaxed) {
                 let t = snapshot();
-                parse_exposition(&t).unwrap_or_else(|e| panic!("snapshot {} does not parse: {}\n{}", n, e, t));
+                parse_exposition(&t)
+                    .unwrap_or_else(|e| panic!("snapshot {} does not parse: {}\n{}", n, e, t));
                 n += 1;
             }
             n
@@ -69,7 +76,9 @@ fn recording_snapshots_and_churn_together() {
             std::thread::spawn(move || {
                 for k in 0..PER_THREAD {
                     ok(unsafe { INFERMETRICS_MetricIncrement(c.get(), 1.0) });
-                    ok(unsafe { INFERMETRICS_MetricIncrement(g.get(), if k % 2 == 0 { 2.0 } else { -1.0 }) });
+                    ok(unsafe {
+                        INFERMETRICS_MetricIncrement(g.get(), if k % 2 == 0 { 2.0 } else { -1.0 })
+                    });
                     ok(unsafe { INFERMETRICS_MetricObserve(h.get(), ((i + k) % 4) as f64) });
                 }
             })
@@ -81,7 +90,12 @@ fn recording_snapshots_and_churn_together() {
     done.store(true, Ordering::Relaxed);
     let snaps = snapper.join().unwrap();
     let churned: u64 = churn.into_iter().map(|t| t.join().unwrap()).sum();
-    assert!(snaps > 0 && churned > 0, "snapshots {} churn {}", snaps, churned);
+    assert!(
+        snaps > 0 && churned > 0,
+        "snapshots {} churn {}",
+        snaps,
+        churned
+    );
 
     let total = (THREADS * PER_THREAD) as f64;
     let mut v = 0.0;
@@ -90,12 +104,32 @@ fn recording_snapshots_and_churn_together() {
     ok(unsafe { INFERMETRICS_MetricValue(g.get(), &mut v) });
     assert_eq!(v, total / 2.0);
     let t = snapshot();
-    assert!(t.contains(&format!("cc_hist_count{{t=\"all\"}} {}\n", THREADS * PER_THREAD)), "{}", t);
+    assert!(
+        t.contains(&format!(
+            "cc_hist_count{{t=\"all\"}} {}\n",
+            THREADS * PER_THREAD
+        )),
+        "{}",
+        t
+    );
     // values 0,1,2,3 equally often: sum = 1.5 per observation
     assert!(t.contains(&format!("cc_hist_sum{{t=\"all\"}} {}\n", total * 1.5)));
     let q = THREADS * PER_THREAD / 4;
-    for (le, n) in [("0.5", q), ("1.5", 2 * q), ("2.5", 3 * q), ("3.5", 4 * q), ("+Inf", 4 * q)] {
-        assert!(t.contains(&format!("cc_hist_bucket{{t=\"all\",le=\"{}\"}} {}\n", le, n)), "le {}", le);
+    for (le, n) in [
+        ("0.5", q),
+        ("1.5", 2 * q),
+        ("2.5", 3 * q),
+        ("3.5", 4 * q),
+        ("+Inf", 4 * q),
+    ] {
+        assert!(
+            t.contains(&format!(
+                "cc_hist_bucket{{t=\"all\",le=\"{}\"}} {}\n",
+                le, n
+            )),
+            "le {}",
+            le
+        );
     }
     assert!(!t.contains("churn="), "churned series must be gone: {}", t);
     for m in [c, g, h] {
@@ -104,5 +138,10 @@ fn recording_snapshots_and_churn_together() {
     for f in [fc, fg, fh] {
         ok(unsafe { INFERMETRICS_MetricFamilyDelete(f) });
     }
-    eprintln!("{} snapshots and {} churn cycles ran alongside {} recordings", snaps, churned, 3.0 * total);
+    eprintln!(
+        "{} snapshots and {} churn cycles ran alongside {} recordings",
+        snaps,
+        churned,
+        3.0 * total
+    );
 }

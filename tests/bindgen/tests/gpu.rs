@@ -17,8 +17,19 @@ fn build_fake(dir: &Path) -> PathBuf {
         .arg(dir)
         .output()
         .expect("run tests/fake_nvml/build.sh");
-    assert!(out.status.success(), "fake NVML build failed: {}", String::from_utf8_lossy(&out.stderr));
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim().lines().last().unwrap())
+    assert!(
+        out.status.success(),
+        "fake NVML build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .lines()
+            .last()
+            .unwrap(),
+    )
 }
 
 fn write_config(path: &Path, text: &str) {
@@ -31,16 +42,25 @@ fn stats(path: &Path) -> HashMap<String, u64> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.trim().parse().unwrap_or(0))))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.trim().parse().unwrap_or(0)))
+        })
         .collect()
 }
 
 static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 unsafe extern "C" fn log_sink(_level: INFERMETRICS_LogLevel, msg: *const c_char, _u: *mut c_void) {
-    LOG.lock().unwrap().push(CStr::from_ptr(msg).to_string_lossy().into_owned());
+    LOG.lock()
+        .unwrap()
+        .push(CStr::from_ptr(msg).to_string_lossy().into_owned());
 }
 fn log_count(needle: &str) -> usize {
-    LOG.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
+    LOG.lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(needle))
+        .count()
 }
 
 /// Scrapes until `pred` holds (bounded), returning the last body.
@@ -52,7 +72,12 @@ fn scrape_until(port: u16, what: &str, pred: impl Fn(&str) -> bool) -> String {
         if pred(&body) {
             return body;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for: {}\nlast scrape:\n{}", what, body);
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for: {}\nlast scrape:\n{}",
+            what,
+            body
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -82,20 +107,58 @@ fn gpu_collector_against_fake_nvml() {
          gpu1.uuid = GPU-bbbb\ngpu1.temp.error = not_supported\n",
     );
     let (s, port) = server(50, true, false, false, Some(lib.to_str().unwrap()));
-    let t = scrape_until(port, "both GPUs", |t| t.matches("nv_gpu_utilization{").count() == 2);
-    assert_eq!(sample(&t, "nv_gpu_utilization{gpu_uuid=\"GPU-aaaa\"}"), Some(0.73));
-    assert_eq!(sample(&t, "nv_gpu_memory_total_bytes{gpu_uuid=\"GPU-aaaa\"}"), Some(85899345920.0));
-    assert_eq!(sample(&t, "nv_gpu_memory_used_bytes{gpu_uuid=\"GPU-aaaa\"}"), Some(10737418240.0));
-    assert_eq!(sample(&t, "nv_gpu_power_usage{gpu_uuid=\"GPU-aaaa\"}"), Some(123.456));
-    assert_eq!(sample(&t, "nv_gpu_power_limit{gpu_uuid=\"GPU-aaaa\"}"), Some(700.0));
-    assert_eq!(sample(&t, "nv_gpu_temperature{gpu_uuid=\"GPU-aaaa\"}"), Some(61.0));
-    assert_eq!(sample(&t, "nv_gpu_temperature{gpu_uuid=\"GPU-bbbb\"}"), None, "unsupported field has no series");
-    assert_eq!(sample(&t, "nv_energy_consumption{gpu_uuid=\"GPU-aaaa\"}"), Some(0.0), "energy counts from server start");
-    assert!(t.contains("# TYPE nv_energy_consumption counter\n") && t.contains("# TYPE nv_gpu_utilization gauge\n"));
+    let t = scrape_until(port, "both GPUs", |t| {
+        t.matches("nv_gpu_utilization{").count() == 2
+    });
+    assert_eq!(
+        sample(&t, "nv_gpu_utilization{gpu_uuid=\"GPU-aaaa\"}"),
+        Some(0.73)
+    );
+    assert_eq!(
+        sample(&t, "nv_gpu_memory_total_bytes{gpu_uuid=\"GPU-aaaa\"}"),
+        Some(85899345920.0)
+    );
+    assert_eq!(
+        sample(&t, "nv_gpu_memory_used_bytes{gpu_uuid=\"GPU-aaaa\"}"),
+        Some(10737418240.0)
+    );
+    assert_eq!(
+        sample(&t, "nv_gpu_power_usage{gpu_uuid=\"GPU-aaaa\"}"),
+        Some(123.456)
+    );
+    assert_eq!(
+        sample(&t, "nv_gpu_power_limit{gpu_uuid=\"GPU-aaaa\"}"),
+        Some(700.0)
+    );
+    assert_eq!(
+        sample(&t, "nv_gpu_temperature{gpu_uuid=\"GPU-aaaa\"}"),
+        Some(61.0)
+    );
+    assert_eq!(
+        sample(&t, "nv_gpu_temperature{gpu_uuid=\"GPU-bbbb\"}"),
+        None,
+        "unsupported field has no series"
+    );
+    assert_eq!(
+        sample(&t, "nv_energy_consumption{gpu_uuid=\"GPU-aaaa\"}"),
+        Some(0.0),
+        "energy counts from server start"
+    );
+    assert!(
+        t.contains("# TYPE nv_energy_consumption counter\n")
+            && t.contains("# TYPE nv_gpu_utilization gauge\n")
+    );
     assert!(parse_exposition(&t).is_ok());
     // energy: 2500 J more on the GPU is 2500 J more on the counter
-    write_config(&conf, &std::fs::read_to_string(&conf).unwrap().replace("gpu0.energy_mj = 1000000", "gpu0.energy_mj = 3500000"));
-    scrape_until(port, "energy +2500 J", |t| sample(t, "nv_energy_consumption{gpu_uuid=\"GPU-aaaa\"}") == Some(2500.0));
+    write_config(
+        &conf,
+        &std::fs::read_to_string(&conf)
+            .unwrap()
+            .replace("gpu0.energy_mj = 1000000", "gpu0.energy_mj = 3500000"),
+    );
+    scrape_until(port, "energy +2500 J", |t| {
+        sample(t, "nv_energy_consumption{gpu_uuid=\"GPU-aaaa\"}") == Some(2500.0)
+    });
     // NOT_SUPPORTED is asked once per GPU, then skipped, while other fields keep being read
     let before = stats(&stat);
     std::thread::sleep(Duration::from_millis(400));
@@ -110,13 +173,25 @@ fn gpu_collector_against_fake_nvml() {
     assert!(delete(s) < Duration::from_secs(1));
 
     // 2. a slow energy call (1.5 s) delays neither scrapes, nor fast fields, nor ServerDelete
-    write_config(&conf, "count = 1\ngpu0.uuid = GPU-slow\ngpu0.util = 10\ngpu0.energy.delay_ms = 1500\n");
+    write_config(
+        &conf,
+        "count = 1\ngpu0.uuid = GPU-slow\ngpu0.util = 10\ngpu0.energy.delay_ms = 1500\n",
+    );
     let (s, port) = server(50, true, false, false, Some(lib.to_str().unwrap()));
     // ServerNew ran the collectors once (energy took 1.5 s there); now they tick
-    write_config(&conf, "count = 1\ngpu0.uuid = GPU-slow\ngpu0.util = 20\ngpu0.energy.delay_ms = 1500\n");
+    write_config(
+        &conf,
+        "count = 1\ngpu0.uuid = GPU-slow\ngpu0.util = 20\ngpu0.energy.delay_ms = 1500\n",
+    );
     let t0 = Instant::now();
-    let t = scrape_until(port, "util 0.2 while energy is slow", |t| sample(t, "nv_gpu_utilization{gpu_uuid=\"GPU-slow\"}") == Some(0.2));
-    assert!(t0.elapsed() < Duration::from_millis(1000), "fast field waited for the slow one: {:?}", t0.elapsed());
+    let t = scrape_until(port, "util 0.2 while energy is slow", |t| {
+        sample(t, "nv_gpu_utilization{gpu_uuid=\"GPU-slow\"}") == Some(0.2)
+    });
+    assert!(
+        t0.elapsed() < Duration::from_millis(1000),
+        "fast field waited for the slow one: {:?}",
+        t0.elapsed()
+    );
     assert!(t.contains("nv_gpu_utilization"));
     let mut worst = Duration::ZERO;
     for _ in 0..20 {
@@ -124,10 +199,18 @@ fn gpu_collector_against_fake_nvml() {
         assert_eq!(http_get(port, "/metrics").0, 200);
         worst = worst.max(t.elapsed());
     }
-    assert!(worst < Duration::from_millis(500), "a scrape waited for NVML: {:?}", worst);
+    assert!(
+        worst < Duration::from_millis(500),
+        "a scrape waited for NVML: {:?}",
+        worst
+    );
     std::thread::sleep(Duration::from_millis(100)); // the energy thread is now inside its slow call
     let d = delete(s);
-    assert!(d < Duration::from_secs(1), "ServerDelete took {:?} while NVML was slow", d);
+    assert!(
+        d < Duration::from_secs(1),
+        "ServerDelete took {:?} while NVML was slow",
+        d
+    );
 
     // 3. a GPU that disappears (NVML failing at run time), then comes back
     write_config(&conf, "count = 1\ngpu0.uuid = GPU-flaky\n");
@@ -135,12 +218,21 @@ fn gpu_collector_against_fake_nvml() {
     scrape_until(port, "GPU present", |t| t.contains("GPU-flaky"));
     let logged = log_count("no GPU metrics");
     write_config(&conf, "count = 1\ngpu0.uuid = GPU-flaky\ngone = 1\n");
-    scrape_until(port, "GPU series gone", |t| !t.contains("nv_gpu_") && !t.contains("nv_energy"));
+    scrape_until(port, "GPU series gone", |t| {
+        !t.contains("nv_gpu_") && !t.contains("nv_energy")
+    });
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(log_count("no GPU metrics") - logged, 1, "one log line, not one per tick: {:?}", LOG.lock().unwrap());
+    assert_eq!(
+        log_count("no GPU metrics") - logged,
+        1,
+        "one log line, not one per tick: {:?}",
+        LOG.lock().unwrap()
+    );
     write_config(&conf, "count = 1\ngpu0.uuid = GPU-flaky\n");
     // NVML is asked again every 5 s
-    scrape_until(port, "GPU back", |t| t.contains("nv_gpu_utilization{gpu_uuid=\"GPU-flaky\"}"));
+    scrape_until(port, "GPU back", |t| {
+        t.contains("nv_gpu_utilization{gpu_uuid=\"GPU-flaky\"}")
+    });
     assert!(log_count("GPU metrics available") >= 1);
     assert!(delete(s) < Duration::from_secs(1));
 
@@ -150,7 +242,9 @@ fn gpu_collector_against_fake_nvml() {
     write_config(&conf, "init = fail\n");
     let logged = log_count("could not be loaded or initialised");
     let (s, port) = server(50, true, true, false, Some(lib2.to_str().unwrap()));
-    let t = scrape_until(port, "CPU series while NVML fails", |t| t.contains("nv_cpu_utilization"));
+    let t = scrape_until(port, "CPU series while NVML fails", |t| {
+        t.contains("nv_cpu_utilization")
+    });
     assert!(!t.contains("nv_gpu_"), "{}", t);
     assert_eq!(log_count("could not be loaded or initialised") - logged, 1);
     write_config(&conf, "count = 1\ngpu0.uuid = GPU-late\n");
@@ -160,7 +254,9 @@ fn gpu_collector_against_fake_nvml() {
     // 5. no library at that path: no GPU series, one log line naming the path, server serves
     let missing = dir.join("no-such-libnvidia-ml.so.1");
     let (s, port) = server(50, true, false, true, Some(missing.to_str().unwrap()));
-    let t = scrape_until(port, "pinned series without NVML", |t| t.contains("nv_pinned_memory_pool_total_bytes"));
+    let t = scrape_until(port, "pinned series without NVML", |t| {
+        t.contains("nv_pinned_memory_pool_total_bytes")
+    });
     assert!(!t.contains("nv_gpu_"));
     assert!(log_count(missing.to_str().unwrap()) >= 1);
     // 6. GPU metrics switched off: NVML is not even loaded
