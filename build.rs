@@ -23,7 +23,10 @@ fn main() {
     };
     let generated = out_dir.join("infermetrics.h");
     bindings.write_to_file(&generated);
-    println!("cargo:rustc-env=INFERMETRICS_GENERATED_HEADER={}", generated.display());
+    println!(
+        "cargo:rustc-env=INFERMETRICS_GENERATED_HEADER={}",
+        generated.display()
+    );
 
     let text = std::fs::read(&generated).unwrap();
     let committed = crate_dir.join("include").join("infermetrics.h");
