@@ -138,6 +138,7 @@ impl EnvOverrides {
 #[derive(Default)]
 struct Slot {
     families: RwLock<Arc<Vec<FamilyText>>>,
+    published: std::sync::atomic::AtomicBool,
 }
 
 /// What a scrape of one server serves: the registry plus its collectors' cached families.
@@ -206,25 +207,26 @@ fn spawn_collector(
     interval: Duration,
 ) -> Result<(&'static str, JoinHandle<()>)> {
     let name = c.name();
-    // the first collection happens before ServerNew returns, so the first scrape has values
-    *slot.families.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(c.collect());
     let h = std::thread::Builder::new()
         .name(format!("infermetrics-{}", name))
-        .spawn(move || {
-            while !stop.wait(interval) {
-                let fresh = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    c.collect()
-                })) {
-                    Ok(f) => f,
-                    Err(_) => {
-                        log::error(&format!(
-                            "the {} collector panicked; its series are dropped until it recovers",
-                            name
-                        ));
-                        Vec::new()
-                    }
-                };
-                *slot.families.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        .spawn(move || loop {
+            // collect at once, then every interval, always on this thread
+            let fresh = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.collect()))
+            {
+                Ok(f) => f,
+                Err(_) => {
+                    log::error(&format!(
+                        "the {} collector panicked; its series are dropped until it recovers",
+                        name
+                    ));
+                    Vec::new()
+                }
+            };
+            *slot.families.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+            slot.published
+                .store(true, std::sync::atomic::Ordering::Release);
+            if stop.wait(interval) {
+                break;
             }
         })
         .map_err(|e| {
@@ -232,6 +234,10 @@ fn spawn_collector(
         })?;
     Ok((name, h))
 }
+
+/// How long `ServerNew` waits for the collectors' first values (they run on their own
+/// threads; a slow source, such as NVML initialising, is not waited for beyond this).
+const FIRST_COLLECTION_WAIT: Duration = Duration::from_millis(200);
 
 impl Server {
     /// Binds (before returning), starts the HTTP and collector threads.
@@ -272,10 +278,18 @@ impl Server {
             http: None,
             collectors: Vec::new(),
         };
-        for (c, slot) in list.into_iter().zip(slots) {
+        for (c, slot) in list.into_iter().zip(slots.iter().cloned()) {
             server
                 .collectors
                 .push(spawn_collector(c, slot, Arc::clone(&stop), interval)?);
+        }
+        let deadline = std::time::Instant::now() + FIRST_COLLECTION_WAIT;
+        while std::time::Instant::now() < deadline
+            && !slots
+                .iter()
+                .all(|s| s.published.load(std::sync::atomic::Ordering::Acquire))
+        {
+            std::thread::sleep(Duration::from_millis(1));
         }
         server.http = Some(http::HttpServer::start(
             listener,
