@@ -156,6 +156,12 @@ impl HttpServer {
 
     /// Joins the threads (the stop signal is already set) and waits for the port to close.
     pub fn shutdown(mut self) {
+        {
+            let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
+            for _ in 0..RESPONDERS {
+                cur.unblock();
+            }
+        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -182,27 +188,34 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
 }
 
 fn respond_loop(s: &Shared) {
+    // blocks in recv(); shutdown and restarts wake it with tiny_http's queued unblock()
     while !s.stop.is_stopped() {
         let server = Arc::clone(&s.current.read().unwrap_or_else(|p| p.into_inner()));
-        match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(rq)) => respond(&s.exposition, rq),
-            Ok(None) => {}
+        match server.recv() {
+            Ok(rq) => respond(&s.exposition, rq),
             Err(e) => {
                 if s.stop.is_stopped() {
                     break;
                 }
                 let mut cur = s.current.write().unwrap_or_else(|p| p.into_inner());
-                if Arc::ptr_eq(&cur, &server) {
-                    log::error(&format!(
-                        "HTTP accept loop ended ({}); restarting it on the same socket",
-                        e
-                    ));
-                    match tiny(&s.listener) {
-                        Ok(fresh) => *cur = fresh,
-                        Err(e) => {
-                            log::error(&format!("cannot restart the HTTP accept loop: {}", e));
-                            std::thread::sleep(Duration::from_millis(100));
+                if !Arc::ptr_eq(&cur, &server) {
+                    continue; // another responder restarted it: use the new one
+                }
+                log::error(&format!(
+                    "HTTP accept loop ended ({}); restarting it on the same socket",
+                    e
+                ));
+                match tiny(&s.listener) {
+                    Ok(fresh) => {
+                        let old = std::mem::replace(&mut *cur, fresh);
+                        for _ in 0..RESPONDERS {
+                            old.unblock(); // the others are blocked on the old one
                         }
+                    }
+                    Err(e) => {
+                        log::error(&format!("cannot restart the HTTP accept loop: {}", e));
+                        drop(cur);
+                        std::thread::sleep(Duration::from_millis(100));
                     }
                 }
             }

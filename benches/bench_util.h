@@ -1,0 +1,396 @@
+/* Shared helpers for the infermetrics benchmarks: clock, statistics, machine info and a tiny
+ * HTTP/1.1 keep-alive client over a raw socket. Compiles as C11 and as C++17 (header-only,
+ * every function static). Benchmarks only report; nothing here decides pass/fail. */
+#ifndef INFERMETRICS_BENCH_UTIL_H
+#define INFERMETRICS_BENCH_UTIL_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline double bench_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline uint64_t bench_env_u64(const char* name, uint64_t dflt) {
+  const char* v = getenv(name);
+  if (v == NULL || *v == '\0') return dflt;
+  char* end = NULL;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (end == NULL || *end != '\0' || x == 0) {
+    fprintf(stderr, "bench: %s=\"%s\" is not a positive integer; using %llu\n", name, v,
+            (unsigned long long)dflt);
+    return dflt;
+  }
+  return (uint64_t)x;
+}
+
+static inline int bench_cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
+
+/* Sorts v in place; returns the q-quantile (nearest rank, q in [0,1]). */
+static inline double bench_quantile(double* v, size_t n, double q) {
+  if (n == 0) return 0.0;
+  qsort(v, n, sizeof(double), bench_cmp_double);
+  size_t idx = (size_t)(q * (double)(n - 1) + 0.5);
+  if (idx >= n) idx = n - 1;
+  return v[idx];
+}
+
+static inline void bench_print_machine(FILE* out, const char* what, const char* compiler) {
+  char model[256] = "unknown";
+  FILE* f = fopen("/proc/cpuinfo", "r");
+  if (f != NULL) {
+    char line[512];
+    while (fgets(line, sizeof line, f) != NULL) {
+      if (strncmp(line, "model name", 10) == 0) {
+        char* colon = strchr(line, ':');
+        if (colon != NULL) {
+          colon += 2;
+          colon[strcspn(colon, "\n")] = '\0';
+          snprintf(model, sizeof model, "%s", colon);
+        }
+        break;
+      }
+    }
+    fclose(f);
+  }
+  char load[128] = "?";
+  f = fopen("/proc/loadavg", "r");
+  if (f != NULL) {
+    if (fgets(load, sizeof load, f) == NULL) snprintf(load, sizeof load, "?");
+    load[strcspn(load, "\n")] = '\0';
+    fclose(f);
+  }
+  char date[64];
+  time_t t = time(NULL);
+  struct tm tmv;
+  gmtime_r(&t, &tmv);
+  strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tmv);
+  fprintf(out, "# %s\n# cpu: %s | nproc: %ld | compiler: %s | date: %s | loadavg: %s\n", what, model,
+          sysconf(_SC_NPROCESSORS_ONLN), compiler, date, load);
+}
+
+/* ---------------------------------------------------------------- HTTP client ------------- */
+/* One connection to 127.0.0.1:port. scrape() sends "GET path" and reads one whole response
+ * (Content-Length, chunked, or close-delimited). If the server closes the connection after a
+ * response (Connection: close), the next scrape reconnects and counts it in `reconnects`. */
+typedef struct {
+  int fd;
+  uint16_t port;
+  char* buf; /* receive buffer */
+  size_t cap, len, pos;
+  uint64_t reconnects;
+  int must_reconnect;
+  size_t last_body_len;
+  int last_status;
+} bench_http_conn;
+
+static inline int bench_http_connect(bench_http_conn* c) {
+  c->fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (c->fd < 0) return -1;
+  int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct timeval tv;
+  tv.tv_sec = 5;
+  tv.tv_usec = 0;
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(c->port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(c->fd, (struct sockaddr*)&sa, sizeof sa) != 0) {
+    close(c->fd);
+    c->fd = -1;
+    return -1;
+  }
+  c->len = c->pos = 0;
+  c->must_reconnect = 0;
+  return 0;
+}
+
+static inline int bench_http_open(bench_http_conn* c, uint16_t port) {
+  memset(c, 0, sizeof *c);
+  c->port = port;
+  c->cap = 1 << 16;
+  c->buf = (char*)malloc(c->cap);
+  if (c->buf == NULL) return -1;
+  return bench_http_connect(c);
+}
+
+static inline void bench_http_close(bench_http_conn* c) {
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+  free(c->buf);
+  c->buf = NULL;
+}
+
+/* Makes sure at least `need` unread bytes are buffered. 0 ok, -1 error/EOF. */
+static inline int bench_http_fill(bench_http_conn* c, size_t need) {
+  if (c->pos > 0 && c->len - c->pos < need) { /* compact */
+    memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+    c->len -= c->pos;
+    c->pos = 0;
+  }
+  while (c->len - c->pos < need) {
+    if (c->len == c->cap) {
+      size_t ncap = c->cap * 2;
+      while (ncap < need + c->pos) ncap *= 2;
+      char* nb = (char*)realloc(c->buf, ncap);
+      if (nb == NULL) return -1;
+      c->buf = nb;
+      c->cap = ncap;
+    }
+    ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+    if (r <= 0) return -1;
+    c->len += (size_t)r;
+  }
+  return 0;
+}
+
+/* Reads until CRLF; returns pointer to a NUL-terminated line (valid until next call), or NULL. */
+static inline char* bench_http_line(bench_http_conn* c) {
+  for (;;) {
+    char* start = c->buf + c->pos;
+    size_t avail = c->len - c->pos;
+    char* nl = (char*)memchr(start, '\n', avail);
+    if (nl != NULL) {
+      *nl = '\0';
+      if (nl > start && nl[-1] == '\r') nl[-1] = '\0';
+      c->pos += (size_t)(nl - start) + 1;
+      return start;
+    }
+    if (bench_http_fill(c, avail + 1) != 0) return NULL;
+  }
+}
+
+/* Consumes n body bytes. */
+static inline int bench_http_skip(bench_http_conn* c, size_t n) {
+  while (n > 0) {
+    if (c->len == c->pos && bench_http_fill(c, 1) != 0) return -1;
+    size_t avail = c->len - c->pos;
+    size_t take = avail < n ? avail : n;
+    c->pos += take;
+    n -= take;
+  }
+  return 0;
+}
+
+/* One GET. Returns the HTTP status (200...) or -1 on a transport/parse error. */
+static inline int bench_http_get_once(bench_http_conn* c, const char* path, int* fresh) {
+  *fresh = 0;
+  if (c->fd >= 0 && !c->must_reconnect && c->pos == c->len) {
+    /* like an HTTP client's idle-connection check: a server that closed after its last
+     * response (without saying "Connection: close") is noticed before sending */
+    char b;
+    ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) c->must_reconnect = 1;
+  }
+  if (c->fd < 0 || c->must_reconnect) {
+    *fresh = 1;
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    if (bench_http_connect(c) != 0) return -1;
+    c->reconnects++;
+  }
+  char req[256];
+  int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n", path);
+  size_t off = 0;
+  while (off < (size_t)rl) {
+    ssize_t w = send(c->fd, req + off, (size_t)rl - off, MSG_NOSIGNAL);
+    if (w <= 0) {
+      c->must_reconnect = 1;
+      return -1;
+    }
+    off += (size_t)w;
+  }
+  char* line = bench_http_line(c);
+  if (line == NULL || strncmp(line, "HTTP/1.", 7) != 0 || strlen(line) < 12) {
+    c->must_reconnect = 1;
+    return -1;
+  }
+  int status = atoi(line + 9);
+  long long clen = -1;
+  int chunked = 0, close_after = (line[7] == '0');
+  for (;;) {
+    line = bench_http_line(c);
+    if (line == NULL) {
+      c->must_reconnect = 1;
+      return -1;
+    }
+    if (*line == '\0') break;
+    if (strncasecmp(line, "Content-Length:", 15) == 0) clen = atoll(line + 15);
+    else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0 && strstr(line, "chunked") != NULL) chunked = 1;
+    else if (strncasecmp(line, "Connection:", 11) == 0) {
+      const char* v = line + 11;
+      while (*v == ' ') v++;
+      if (strncasecmp(v, "close", 5) == 0) close_after = 1;
+      else if (strncasecmp(v, "keep-alive", 10) == 0) close_after = 0;
+    }
+  }
+  size_t body = 0;
+  if (chunked) {
+    for (;;) {
+      line = bench_http_line(c);
+      if (line == NULL) {
+        c->must_reconnect = 1;
+        return -1;
+      }
+      size_t sz = (size_t)strtoull(line, NULL, 16);
+      if (sz == 0) {
+        do { /* trailers up to the empty line */
+          line = bench_http_line(c);
+          if (line == NULL) {
+            c->must_reconnect = 1;
+            return -1;
+          }
+        } while (*line != '\0');
+        break;
+      }
+      if (bench_http_skip(c, sz) != 0 || bench_http_line(c) == NULL) {
+        c->must_reconnect = 1;
+        return -1;
+      }
+      body += sz;
+    }
+  } else if (clen >= 0) {
+    if (bench_http_skip(c, (size_t)clen) != 0) {
+      c->must_reconnect = 1;
+      return -1;
+    }
+    body = (size_t)clen;
+  } else { /* close-delimited */
+    body = c->len - c->pos;
+    c->pos = c->len;
+    for (;;) {
+      ssize_t r = recv(c->fd, c->buf, c->cap, 0);
+      if (r <= 0) break;
+      body += (size_t)r;
+    }
+    c->len = c->pos = 0;
+    close_after = 1;
+  }
+  c->last_body_len = body;
+  c->last_status = status;
+  if (close_after) c->must_reconnect = 1;
+  return status;
+}
+
+/* A reused connection the server closed silently is retried once on a fresh one. */
+static inline int bench_http_get(bench_http_conn* c, const char* path) {
+  int fresh = 0;
+  int st = bench_http_get_once(c, path, &fresh);
+  if (st < 0 && !fresh) {
+    c->must_reconnect = 1;
+    st = bench_http_get_once(c, path, &fresh);
+  }
+  return st;
+}
+
+/* Latency of `n` keep-alive scrapes of /metrics on one connection (after 3 warm-up scrapes).
+ * Stops early after max_s seconds. Fills median/p99 in ms, the body size and the number of
+ * timed scrapes (*done); returns the number of failed scrapes. */
+static inline int bench_http_latency(uint16_t port, int n, double max_s, double* median_ms, double* p99_ms,
+                              size_t* body, int* done) {
+  bench_http_conn c;
+  int failed = 0;
+  *median_ms = *p99_ms = 0.0;
+  *body = 0;
+  if (bench_http_open(&c, port) != 0) return n;
+  for (int i = 0; i < 3; i++)
+    if (bench_http_get(&c, "/metrics") != 200) failed++;
+  double* t = (double*)calloc((size_t)n, sizeof(double));
+  int got = 0;
+  double deadline = bench_now_s() + max_s;
+  for (int i = 0; i < n && bench_now_s() < deadline; i++) {
+    double t0 = bench_now_s();
+    int st = bench_http_get(&c, "/metrics");
+    double dt = (bench_now_s() - t0) * 1e3;
+    if (st != 200) {
+      failed++;
+      continue;
+    }
+    t[got++] = dt;
+    *body = c.last_body_len;
+  }
+  if (got > 0) {
+    *median_ms = bench_quantile(t, (size_t)got, 0.5);
+    *p99_ms = bench_quantile(t, (size_t)got, 0.99);
+  }
+  free(t);
+  bench_http_close(&c);
+  *done = got;
+  return failed;
+}
+
+typedef struct {
+  uint16_t port;
+  double seconds;
+  const volatile int* stop; /* optional external stop flag (NULL: run `seconds`) */
+  uint64_t ok, failed, reconnects;
+} bench_http_loop_arg;
+
+/* Scrapes /metrics in a loop on one keep-alive connection until `seconds` pass or *stop. */
+static inline void* bench_http_loop(void* p) {
+  bench_http_loop_arg* a = (bench_http_loop_arg*)p;
+  bench_http_conn c;
+  a->ok = a->failed = a->reconnects = 0;
+  if (bench_http_open(&c, a->port) != 0) {
+    a->failed = 1;
+    return NULL;
+  }
+  double end = bench_now_s() + a->seconds;
+  for (;;) {
+    if (a->stop != NULL ? *a->stop != 0 : bench_now_s() >= end) break;
+    if (bench_http_get(&c, "/metrics") == 200) a->ok++;
+    else if (++a->failed > 1000) break;
+  }
+  a->reconnects = c.reconnects;
+  bench_http_close(&c);
+  return NULL;
+}
+
+/* Scrapes per second with `conns` client connections (one thread each) for `seconds`. */
+static inline double bench_http_throughput(uint16_t port, int conns, double seconds, uint64_t* failed,
+                                    uint64_t* reconnects) {
+  bench_http_loop_arg args[8];
+  pthread_t th[8];
+  if (conns > 8) conns = 8;
+  double t0 = bench_now_s();
+  for (int i = 0; i < conns; i++) {
+    memset(&args[i], 0, sizeof args[i]);
+    args[i].port = port;
+    args[i].seconds = seconds;
+    args[i].stop = NULL;
+    pthread_create(&th[i], NULL, bench_http_loop, &args[i]);
+  }
+  uint64_t ok = 0;
+  *failed = *reconnects = 0;
+  for (int i = 0; i < conns; i++) {
+    pthread_join(th[i], NULL);
+    ok += args[i].ok;
+    *failed += args[i].failed;
+    *reconnects += args[i].reconnects;
+  }
+  double el = bench_now_s() - t0;
+  return (double)ok / el;
+}
+
+#endif
