@@ -195,8 +195,6 @@ typedef struct INFERMETRICS_ServerOptions INFERMETRICS_ServerOptions;
  */
 typedef void (*INFERMETRICS_LogFn)(INFERMETRICS_LogLevel level, const char *message, void *userp);
 
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
