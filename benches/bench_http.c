@@ -13,18 +13,10 @@
 #include <stdbool.h>
 #include <sys/resource.h>
 
+#define BENCH_NAME "bench_http"
 #include "infermetrics.h"
 #include "bench_util.h"
 
-#define CHECK(call)                                                                            \
-  do {                                                                                         \
-    INFERMETRICS_Error* err_ = (call);                                                         \
-    if (err_ != NULL) {                                                                        \
-      fprintf(stderr, "bench_http: %s failed at line %d: %s\n", #call, __LINE__,               \
-              INFERMETRICS_ErrorMessage(err_));                                                \
-      exit(2);                                                                                 \
-    }                                                                                          \
-  } while (0)
 
 static const double BOUNDS[10] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
 

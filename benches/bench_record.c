@@ -11,18 +11,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#define BENCH_NAME "bench_record"
 #include "infermetrics.h"
 #include "bench_util.h"
 
-#define CHECK(call)                                                                            \
-  do {                                                                                         \
-    INFERMETRICS_Error* err_ = (call);                                                         \
-    if (err_ != NULL) {                                                                        \
-      fprintf(stderr, "bench_record: %s failed at line %d: %s\n", #call, __LINE__,             \
-              INFERMETRICS_ErrorMessage(err_));                                                \
-      exit(2);                                                                                 \
-    }                                                                                          \
-  } while (0)
 
 static uint64_t N;
 static uint64_t REPS;

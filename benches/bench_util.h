@@ -393,4 +393,20 @@ static inline double bench_http_throughput(uint16_t port, int conns, double seco
   return (double)ok / el;
 }
 
+#ifdef INFERMETRICS_H
+/* Benchmarks of infermetrics stop on the first error (BENCH_NAME names the program). */
+#ifndef BENCH_NAME
+#define BENCH_NAME "bench"
+#endif
+#define CHECK(call)                                                                            \
+  do {                                                                                         \
+    INFERMETRICS_Error* err_ = (call);                                                         \
+    if (err_ != NULL) {                                                                        \
+      fprintf(stderr, BENCH_NAME ": %s failed at line %d: %s\n", #call, __LINE__,              \
+              INFERMETRICS_ErrorMessage(err_));                                                \
+      exit(2);                                                                                 \
+    }                                                                                          \
+  } while (0)
+#endif
+
 #endif

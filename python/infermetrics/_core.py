@@ -147,7 +147,17 @@ def _label_key(labels):
     return tuple(sorted(labels.items()))
 
 
-class _Series:
+class _Closing:
+    """`with obj:` closes obj on exit; subclasses define close()."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Series(_Closing):
     """One labelled series of a Counter, Gauge or Histogram (a C INFERMETRICS_Metric)."""
 
     def __init__(self, parent, labels, handle):
@@ -180,12 +190,6 @@ class _Series:
             parent._children.pop(_label_key(self.labels), None)
         if h is not None:
             _check(LIB.INFERMETRICS_MetricDelete(h))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return "<%s %s%r%s>" % (type(self).__name__, self._parent.name, self.labels,
@@ -223,7 +227,7 @@ class HistogramSeries(_Series):
             self.observe(time.perf_counter() - start)
 
 
-class _Family:
+class _Family(_Closing):
     _kind = None
     _series_cls = None
 
@@ -345,12 +349,6 @@ class _Family:
         if first is not None:
             raise first
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def __del__(self):
         try:
             if getattr(self, "_family", None) is not None:
@@ -424,7 +422,7 @@ class Histogram(_Family):
 _servers = weakref.WeakSet()
 
 
-class Server:
+class Server(_Closing):
     """The embedded Prometheus endpoint (GET /metrics) with its GPU, CPU and pinned-memory
     collectors, which poll on the server's own thread every ``interval_ms``.
 
@@ -484,12 +482,6 @@ class Server:
         h, self._handle = self._handle, None
         if h is not None:
             _check(LIB.INFERMETRICS_ServerDelete(h))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __del__(self):
         try:
