@@ -293,7 +293,11 @@ fn accept_loop(
             Arc::clone(&idle_since),
         );
         let thread = match spawn("infermetrics-conn", move || {
-            serve_connection(stream, &e, &st, &i, &s2, epoch);
+            let mut stream = stream;
+            serve_connection(&mut stream, &e, &st, &i, &s2, epoch);
+            // the accept loop holds a clone of this socket until it reaps the thread: shut the
+            // connection down now so the client sees the close at once
+            let _ = stream.shutdown(Shutdown::Both);
         }) {
             Ok(t) => t,
             Err(e) => {
@@ -436,7 +440,7 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 }
 
 fn serve_connection(
-    mut s: TcpStream,
+    s: &mut TcpStream,
     exposition: &Exposition,
     stop: &StopSignal,
     idle: &AtomicBool,
@@ -459,7 +463,7 @@ fn serve_connection(
                 break n;
             }
             if buf.len() >= MAX_HEAD {
-                return error_response(&mut s, 431, "request head larger than 16 KiB");
+                return error_response(s, 431, "request head larger than 16 KiB");
             }
             if stop.is_stopped() && started.is_none() {
                 return;
@@ -468,7 +472,7 @@ fn serve_connection(
                 None => IDLE_TIMEOUT,
                 Some(t) => match IO_TIMEOUT.checked_sub(t.elapsed()) {
                     Some(w) if !w.is_zero() => w,
-                    _ => return error_response(&mut s, 408, "request head not received in time"),
+                    _ => return error_response(s, 408, "request head not received in time"),
                 },
             };
             let _ = s.set_read_timeout(Some(wait));
@@ -485,7 +489,7 @@ fn serve_connection(
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     if started.is_some() {
-                        return error_response(&mut s, 408, "request head not received in time");
+                        return error_response(s, 408, "request head not received in time");
                     }
                     return; // idle keep-alive connection: close quietly
                 }
@@ -495,7 +499,7 @@ fn serve_connection(
         idle.store(false, Ordering::Release);
         let head = match parse_head(&buf[..head_len - 4]) {
             Ok(h) => h,
-            Err((status, why)) => return error_response(&mut s, status, why),
+            Err((status, why)) => return error_response(s, status, why),
         };
         // 2. a body, if any, is read and discarded
         let mut consumed = head_len;
@@ -515,7 +519,7 @@ fn serve_connection(
         let close = !head.keep_alive || stop.is_stopped();
         let ok = if head.path != "/metrics" && head.path != "/metrics/" {
             write_response(
-                &mut s,
+                s,
                 404,
                 "text/plain; charset=utf-8",
                 "",
@@ -525,7 +529,7 @@ fn serve_connection(
             )
         } else if head.method != "GET" && head.method != "HEAD" {
             write_response(
-                &mut s,
+                s,
                 405,
                 "text/plain; charset=utf-8",
                 "Allow: GET, HEAD\r\n",
@@ -537,7 +541,7 @@ fn serve_connection(
             let mut body = String::with_capacity(16 * 1024);
             exposition.render(&mut body);
             write_response(
-                &mut s,
+                s,
                 200,
                 CONTENT_TYPE,
                 "",
