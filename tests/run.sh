@@ -15,7 +15,7 @@ export CARGO_TERM_COLOR=never
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "== installing test dependencies (apt)"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     cmake make gcc g++ libc6-dev libclang-dev pkg-config binutils git curl \
     python3 python3-pytest python3-venv python3-pip python3-setuptools python3-wheel \
     prometheus prometheus-cpp-dev >/dev/null
