@@ -83,7 +83,11 @@ fn every_function_and_type_is_documented() {
     // nothing but our own prefix may enter users' namespaces
     for l in h.lines().filter(|l| l.starts_with("#define ")) {
         let name = l.split_whitespace().nth(1).unwrap();
-        assert!(name.starts_with("INFERMETRICS_"), "header defines a foreign macro: {}", l);
+        assert!(
+            name.starts_with("INFERMETRICS_"),
+            "header defines a foreign macro: {}",
+            l
+        );
     }
     for l in h
         .lines()
