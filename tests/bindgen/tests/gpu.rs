@@ -166,9 +166,17 @@ fn gpu_collector_against_fake_nvml() {
     assert!(delete(s) < Duration::from_secs(1));
     let calls = stats(&stat);
     let util = calls["nvmlDeviceGetUtilizationRates"];
-    assert!(util >= 2 * 4, "utilisation read on every tick: {} calls", util);
+    assert!(
+        util >= 2 * 4,
+        "utilisation read on every tick: {} calls",
+        util
+    );
     assert_eq!(util % 2, 0, "every tick reads both GPUs");
-    assert_eq!(calls["nvmlDeviceGetTemperature"], util / 2 + 1, "GPU 1's unsupported temperature asked once");
+    assert_eq!(
+        calls["nvmlDeviceGetTemperature"],
+        util / 2 + 1,
+        "GPU 1's unsupported temperature asked once"
+    );
 
     // 2. a slow energy call (1.5 s) delays neither scrapes, nor fast fields, nor ServerDelete
     write_config(
