@@ -18,61 +18,15 @@
 #include "bench_util.h"
 
 
-static const double BOUNDS[10] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
-
-typedef struct {
-  INFERMETRICS_MetricFamily* cfam;
-  INFERMETRICS_MetricFamily* hfam;
-  INFERMETRICS_Metric** metrics;
-  size_t n;
-} series_set;
+/* Observed values: spread over the lower buckets. */
+static double http_observe(size_t i, size_t k) { return BOUNDS[(i + k * 3) % 10] * 0.9; }
 
 /* n series: n/2 counters + n/2 10-bucket histograms (all counters if !mixed), labels {model, id}. */
 static series_set make_series_kind(size_t n, const char* tag, bool mixed) {
-  series_set s;
-  char name[128];
-  snprintf(name, sizeof name, "bench_http_%s_requests_total", tag);
-  CHECK(INFERMETRICS_MetricFamilyNew(&s.cfam, INFERMETRICS_METRIC_KIND_COUNTER, name, "Benchmark counter family"));
-  snprintf(name, sizeof name, "bench_http_%s_latency_seconds", tag);
-  CHECK(INFERMETRICS_MetricFamilyNew(&s.hfam, INFERMETRICS_METRIC_KIND_HISTOGRAM, name,
-                                     "Benchmark histogram family"));
-  INFERMETRICS_MetricArgs* args = NULL;
-  CHECK(INFERMETRICS_MetricArgsNew(&args));
-  CHECK(INFERMETRICS_MetricArgsSetHistogram(args, BOUNDS, 10));
-  s.n = n;
-  s.metrics = (INFERMETRICS_Metric**)calloc(n, sizeof *s.metrics);
-  for (size_t i = 0; i < n; i++) {
-    char val[32];
-    snprintf(val, sizeof val, "%zu", mixed ? i / 2 : i);
-    INFERMETRICS_Parameter* lbl[2];
-    lbl[0] = INFERMETRICS_ParameterNew("model", INFERMETRICS_PARAMETER_STRING, "resnet50");
-    lbl[1] = INFERMETRICS_ParameterNew("id", INFERMETRICS_PARAMETER_STRING, val);
-    if (lbl[0] == NULL || lbl[1] == NULL) {
-      fprintf(stderr, "bench_http: ParameterNew returned NULL\n");
-      exit(2);
-    }
-    if (!mixed || i % 2 == 0) {
-      CHECK(INFERMETRICS_MetricNew(&s.metrics[i], s.cfam, (const INFERMETRICS_Parameter**)lbl, 2));
-      CHECK(INFERMETRICS_MetricIncrement(s.metrics[i], (double)(i + 1)));
-    } else {
-      CHECK(INFERMETRICS_MetricNewWithArgs(&s.metrics[i], s.hfam, (const INFERMETRICS_Parameter**)lbl, 2, args));
-      for (size_t k = 0; k < 5; k++) CHECK(INFERMETRICS_MetricObserve(s.metrics[i], BOUNDS[(i + k * 3) % 10] * 0.9));
-    }
-    INFERMETRICS_ParameterDelete(lbl[0]);
-    INFERMETRICS_ParameterDelete(lbl[1]);
-  }
-  CHECK(INFERMETRICS_MetricArgsDelete(args));
-  return s;
+  return bench_make_series("bench_http", n, tag, mixed, http_observe);
 }
 
 static series_set make_series(size_t n, const char* tag) { return make_series_kind(n, tag, true); }
-
-static void free_series(series_set* s) {
-  for (size_t i = 0; i < s->n; i++) CHECK(INFERMETRICS_MetricDelete(s->metrics[i]));
-  free(s->metrics);
-  CHECK(INFERMETRICS_MetricFamilyDelete(s->cfam));
-  CHECK(INFERMETRICS_MetricFamilyDelete(s->hfam));
-}
 
 static INFERMETRICS_Server* start_server(uint16_t* port) {
   INFERMETRICS_ServerOptions* o = NULL;

@@ -41,7 +41,6 @@ static double raw_get(void) {
   return d;
 }
 
-static const double BOUNDS[10] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
 static double VALS[64]; /* values spread over all 11 buckets (10 + the implicit +Inf) */
 
 static INFERMETRICS_Metric* g_counter;
@@ -149,57 +148,11 @@ static double two_threads_ns(op_kind op, uint64_t n, double* overlap) {
 }
 
 /* ------------------------------------------------------------------ rendering ------------- */
-typedef struct {
-  INFERMETRICS_MetricFamily* cfam;
-  INFERMETRICS_MetricFamily* hfam;
-  INFERMETRICS_Metric** metrics;
-  size_t n;
-} series_set;
+/* Observed values: spread over all 11 buckets. */
+static double record_observe(size_t i, size_t k) { return VALS[(i + k * 7) & 63]; }
 
 static series_set make_series(size_t n, const char* tag) {
-  series_set s;
-  char name[128];
-  snprintf(name, sizeof name, "bench_render_%s_requests_total", tag);
-  CHECK(INFERMETRICS_MetricFamilyNew(&s.cfam, INFERMETRICS_METRIC_KIND_COUNTER, name,
-                                     "Benchmark counter family"));
-  snprintf(name, sizeof name, "bench_render_%s_latency_seconds", tag);
-  CHECK(INFERMETRICS_MetricFamilyNew(&s.hfam, INFERMETRICS_METRIC_KIND_HISTOGRAM, name,
-                                     "Benchmark histogram family"));
-  INFERMETRICS_MetricArgs* args = NULL;
-  CHECK(INFERMETRICS_MetricArgsNew(&args));
-  CHECK(INFERMETRICS_MetricArgsSetHistogram(args, BOUNDS, 10));
-  s.n = n;
-  s.metrics = (INFERMETRICS_Metric**)calloc(n, sizeof *s.metrics);
-  for (size_t i = 0; i < n; i++) {
-    char val[32];
-    snprintf(val, sizeof val, "%zu", i / 2);
-    INFERMETRICS_Parameter* lbl[2];
-    lbl[0] = INFERMETRICS_ParameterNew("model", INFERMETRICS_PARAMETER_STRING, "resnet50");
-    lbl[1] = INFERMETRICS_ParameterNew("id", INFERMETRICS_PARAMETER_STRING, val);
-    if (lbl[0] == NULL || lbl[1] == NULL) {
-      fprintf(stderr, "bench_record: ParameterNew returned NULL\n");
-      exit(2);
-    }
-    if (i % 2 == 0) {
-      CHECK(INFERMETRICS_MetricNew(&s.metrics[i], s.cfam, (const INFERMETRICS_Parameter**)lbl, 2));
-      CHECK(INFERMETRICS_MetricIncrement(s.metrics[i], (double)(i + 1)));
-    } else {
-      CHECK(INFERMETRICS_MetricNewWithArgs(&s.metrics[i], s.hfam, (const INFERMETRICS_Parameter**)lbl, 2,
-                                           args));
-      for (int k = 0; k < 5; k++) CHECK(INFERMETRICS_MetricObserve(s.metrics[i], VALS[(i + (size_t)k * 7) & 63]));
-    }
-    INFERMETRICS_ParameterDelete(lbl[0]);
-    INFERMETRICS_ParameterDelete(lbl[1]);
-  }
-  CHECK(INFERMETRICS_MetricArgsDelete(args));
-  return s;
-}
-
-static void free_series(series_set* s) {
-  for (size_t i = 0; i < s->n; i++) CHECK(INFERMETRICS_MetricDelete(s->metrics[i]));
-  free(s->metrics);
-  CHECK(INFERMETRICS_MetricFamilyDelete(s->cfam));
-  CHECK(INFERMETRICS_MetricFamilyDelete(s->hfam));
+  return bench_make_series("bench_render", n, tag, true, record_observe);
 }
 
 /* Median ms of ServerMetrics(NULL)+MetricsFormatted+MetricsDelete over `runs` runs. */
