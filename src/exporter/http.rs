@@ -211,12 +211,9 @@ impl HttpServer {
                 let _ = c.stream.shutdown(Shutdown::Both);
             }
         }
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while Instant::now() < deadline
-            && self.conns.lock().values().any(|c| !c.thread.is_finished())
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        super::wait_until(SHUTDOWN_GRACE, || {
+            self.conns.lock().values().all(|c| c.thread.is_finished())
+        });
         let rest: Vec<Conn> = self.conns.lock().drain().map(|(_, c)| c).collect();
         for c in &rest {
             let _ = c.stream.shutdown(Shutdown::Both);

@@ -165,6 +165,19 @@ impl Exposition {
     }
 }
 
+/// Polls `done` every millisecond until it holds or `limit` has passed; returns `done()`.
+/// For short, bounded waits on other threads (start-up values, shutdown grace periods).
+pub(crate) fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
 /// Wakes sleeping server threads at once when the server stops.
 #[derive(Default)]
 pub(crate) struct StopSignal {
@@ -283,14 +296,11 @@ impl Server {
                 .collectors
                 .push(spawn_collector(c, slot, Arc::clone(&stop), interval)?);
         }
-        let deadline = std::time::Instant::now() + FIRST_COLLECTION_WAIT;
-        while std::time::Instant::now() < deadline
-            && !slots
+        wait_until(FIRST_COLLECTION_WAIT, || {
+            slots
                 .iter()
                 .all(|s| s.published.load(std::sync::atomic::Ordering::Acquire))
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        });
         server.http = Some(http::HttpServer::start(
             listener,
             exposition,
@@ -324,11 +334,10 @@ impl Drop for Server {
         }
         // a collector stuck in a slow NVML call is not waited for beyond a short grace
         // period: it holds only its own state and exits as soon as the call returns
-        let deadline = std::time::Instant::now() + Duration::from_millis(300);
+        wait_until(Duration::from_millis(300), || {
+            self.collectors.iter().all(|(_, h)| h.is_finished())
+        });
         for (name, h) in self.collectors.drain(..) {
-            while !h.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
             if h.is_finished() {
                 let _ = h.join();
             } else {
