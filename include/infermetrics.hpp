@@ -109,6 +109,38 @@ inline void throw_if(const Error& err) {
   if (err.failed()) throw err;
 }
 #endif
+
+/// Sole owner of one C object, released with its Delete function (its error, if any, is
+/// dropped: a destructor has nowhere to report it). Move-only.
+template <typename T, INFERMETRICS_Error* (*Delete)(T*)>
+class Owned {
+ public:
+  Owned() noexcept = default;
+  Owned(Owned&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Owned& operator=(Owned&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  ~Owned() { reset(); }
+
+  T* get() const noexcept { return p_; }
+  void adopt(T* p) noexcept {
+    reset();
+    p_ = p;
+  }
+  void reset() noexcept {
+    if (p_ != nullptr) INFERMETRICS_ErrorDelete(Delete(p_));
+    p_ = nullptr;
+  }
+
+ private:
+  T* p_ = nullptr;
+};
 }  // namespace detail
 
 /// Label set: `{{"model", "resnet"}, {"version", "1"}}`, a vector of pairs or a (unordered_)map.
@@ -194,25 +226,11 @@ class HistogramArgs {
     return a;
   }
 
-  HistogramArgs(HistogramArgs&& o) noexcept : args_(std::exchange(o.args_, nullptr)) {}
-  HistogramArgs& operator=(HistogramArgs&& o) noexcept {
-    if (this != &o) {
-      reset();
-      args_ = std::exchange(o.args_, nullptr);
-    }
-    return *this;
-  }
-  HistogramArgs(const HistogramArgs&) = delete;
-  HistogramArgs& operator=(const HistogramArgs&) = delete;
-  ~HistogramArgs() { reset(); }
 
-  bool valid() const noexcept { return args_ != nullptr; }
+  bool valid() const noexcept { return args_.get() != nullptr; }
   explicit operator bool() const noexcept { return valid(); }
-  INFERMETRICS_MetricArgs* get() const noexcept { return args_; }
-  void reset() noexcept {
-    if (args_ != nullptr) INFERMETRICS_ErrorDelete(INFERMETRICS_MetricArgsDelete(args_));
-    args_ = nullptr;
-  }
+  INFERMETRICS_MetricArgs* get() const noexcept { return args_.get(); }
+  void reset() noexcept { args_.reset(); }
 
  private:
   void init(const std::vector<double>& buckets, Error& err) {
@@ -224,9 +242,9 @@ class HistogramArgs {
       INFERMETRICS_ErrorDelete(INFERMETRICS_MetricArgsDelete(a));
       return;
     }
-    args_ = a;
+    args_.adopt(a);
   }
-  INFERMETRICS_MetricArgs* args_ = nullptr;
+  detail::Owned<INFERMETRICS_MetricArgs, INFERMETRICS_MetricArgsDelete> args_;
 };
 
 /// One labelled series handle. Recording calls go straight to the C API (thread-safe).
@@ -498,63 +516,49 @@ class ServerOptions {
     o.init(err);
     return o;
   }
-  ServerOptions(ServerOptions&& o) noexcept : opts_(std::exchange(o.opts_, nullptr)) {}
-  ServerOptions& operator=(ServerOptions&& o) noexcept {
-    if (this != &o) {
-      reset();
-      opts_ = std::exchange(o.opts_, nullptr);
-    }
-    return *this;
-  }
-  ServerOptions(const ServerOptions&) = delete;
-  ServerOptions& operator=(const ServerOptions&) = delete;
-  ~ServerOptions() { reset(); }
 
-  bool valid() const noexcept { return opts_ != nullptr; }
-  INFERMETRICS_ServerOptions* get() const noexcept { return opts_; }
-  void reset() noexcept {
-    if (opts_ != nullptr) INFERMETRICS_ErrorDelete(INFERMETRICS_ServerOptionsDelete(opts_));
-    opts_ = nullptr;
-  }
+  bool valid() const noexcept { return opts_.get() != nullptr; }
+  INFERMETRICS_ServerOptions* get() const noexcept { return opts_.get(); }
+  void reset() noexcept { opts_.reset(); }
 
   // Non-throwing setters: return true on success.
   bool address(const std::string& a, Error& err) noexcept {
-    return detail::take(INFERMETRICS_ServerOptionsSetAddress(opts_, a.c_str()), err);
+    return detail::take(INFERMETRICS_ServerOptionsSetAddress(opts_.get(), a.c_str()), err);
   }
   bool port(std::uint16_t p, Error& err) noexcept {
-    return detail::take(INFERMETRICS_ServerOptionsSetPort(opts_, p), err);
+    return detail::take(INFERMETRICS_ServerOptionsSetPort(opts_.get(), p), err);
   }
   bool metrics_interval_ms(std::uint64_t ms, Error& err) noexcept {
-    return detail::take(INFERMETRICS_ServerOptionsSetMetricsInterval(opts_, ms), err);
+    return detail::take(INFERMETRICS_ServerOptionsSetMetricsInterval(opts_.get(), ms), err);
   }
   bool gpu_metrics(bool on, Error& err) noexcept {
-    return detail::take(INFERMETRICS_ServerOptionsSetGpuMetrics(opts_, on), err);
+    return detail::take(INFERMETRICS_ServerOptionsSetGpuMetrics(opts_.get(), on), err);
   }
   bool cpu_metrics(bool on, Error& err) noexcept {
-    return detail::take(INFERMETRICS_ServerOptionsSetCpuMetrics(opts_, on), err);
+    return detail::take(INFERMETRICS_ServerOptionsSetCpuMetrics(opts_.get(), on), err);
   }
   bool pinned_memory_metrics(bool on, Error& err) noexcept {
-    return detail::take(INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(opts_, on), err);
+    return detail::take(INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(opts_.get(), on), err);
   }
   /// Path of libnvidia-ml.so.1 for drivers in unusual places.
   bool nvml_library(const std::string& path, Error& err) noexcept {
-    return detail::take(INFERMETRICS_ServerOptionsSetNvmlLibrary(opts_, path.c_str()), err);
+    return detail::take(INFERMETRICS_ServerOptionsSetNvmlLibrary(opts_.get(), path.c_str()), err);
   }
 
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
   // Throwing, chainable setters: ServerOptions().address("127.0.0.1").port(0)
-  ServerOptions& address(const std::string& a) { return chain(INFERMETRICS_ServerOptionsSetAddress(opts_, a.c_str())); }
-  ServerOptions& port(std::uint16_t p) { return chain(INFERMETRICS_ServerOptionsSetPort(opts_, p)); }
+  ServerOptions& address(const std::string& a) { return chain(INFERMETRICS_ServerOptionsSetAddress(opts_.get(), a.c_str())); }
+  ServerOptions& port(std::uint16_t p) { return chain(INFERMETRICS_ServerOptionsSetPort(opts_.get(), p)); }
   ServerOptions& metrics_interval_ms(std::uint64_t ms) {
-    return chain(INFERMETRICS_ServerOptionsSetMetricsInterval(opts_, ms));
+    return chain(INFERMETRICS_ServerOptionsSetMetricsInterval(opts_.get(), ms));
   }
-  ServerOptions& gpu_metrics(bool on) { return chain(INFERMETRICS_ServerOptionsSetGpuMetrics(opts_, on)); }
-  ServerOptions& cpu_metrics(bool on) { return chain(INFERMETRICS_ServerOptionsSetCpuMetrics(opts_, on)); }
+  ServerOptions& gpu_metrics(bool on) { return chain(INFERMETRICS_ServerOptionsSetGpuMetrics(opts_.get(), on)); }
+  ServerOptions& cpu_metrics(bool on) { return chain(INFERMETRICS_ServerOptionsSetCpuMetrics(opts_.get(), on)); }
   ServerOptions& pinned_memory_metrics(bool on) {
-    return chain(INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(opts_, on));
+    return chain(INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(opts_.get(), on));
   }
   ServerOptions& nvml_library(const std::string& path) {
-    return chain(INFERMETRICS_ServerOptionsSetNvmlLibrary(opts_, path.c_str()));
+    return chain(INFERMETRICS_ServerOptionsSetNvmlLibrary(opts_.get(), path.c_str()));
   }
 #endif
 
@@ -563,7 +567,7 @@ class ServerOptions {
   explicit ServerOptions(Empty) noexcept {}
   void init(Error& err) {
     INFERMETRICS_ServerOptions* o = nullptr;
-    if (detail::take(INFERMETRICS_ServerOptionsNew(&o), err)) opts_ = o;
+    if (detail::take(INFERMETRICS_ServerOptionsNew(&o), err)) opts_.adopt(o);
   }
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
   ServerOptions& chain(INFERMETRICS_Error* c_err) {
@@ -571,7 +575,7 @@ class ServerOptions {
     return *this;
   }
 #endif
-  INFERMETRICS_ServerOptions* opts_ = nullptr;
+  detail::Owned<INFERMETRICS_ServerOptions, INFERMETRICS_ServerOptionsDelete> opts_;
 };
 
 /// The embedded /metrics HTTP server (bound when constructed; stopped and joined when destroyed).
@@ -591,34 +595,20 @@ class Server {
     s.init(options, err);
     return s;
   }
-  Server(Server&& o) noexcept : server_(std::exchange(o.server_, nullptr)) {}
-  Server& operator=(Server&& o) noexcept {
-    if (this != &o) {
-      reset();
-      server_ = std::exchange(o.server_, nullptr);
-    }
-    return *this;
-  }
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
-  ~Server() { reset(); }
 
-  bool valid() const noexcept { return server_ != nullptr; }
+  bool valid() const noexcept { return server_.get() != nullptr; }
   explicit operator bool() const noexcept { return valid(); }
-  INFERMETRICS_Server* get() const noexcept { return server_; }
+  INFERMETRICS_Server* get() const noexcept { return server_.get(); }
   /// Stops the server and joins its thread.
-  void reset() noexcept {
-    if (server_ != nullptr) INFERMETRICS_ErrorDelete(INFERMETRICS_ServerDelete(server_));
-    server_ = nullptr;
-  }
+  void reset() noexcept { server_.reset(); }
 
   /// The bound port (0 on error).
   std::uint16_t port(Error& err) const noexcept {
     std::uint16_t p = 0;
-    return detail::take(INFERMETRICS_ServerPort(server_, &p), err) ? p : 0;
+    return detail::take(INFERMETRICS_ServerPort(server_.get(), &p), err) ? p : 0;
   }
   /// Registry plus this server's collector series.
-  Snapshot snapshot(Error& err) const { return Snapshot::take(server_, err); }
+  Snapshot snapshot(Error& err) const { return Snapshot::take(server_.get(), err); }
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
   std::uint16_t port() const {
     Error err;
@@ -626,15 +616,15 @@ class Server {
     detail::throw_if(err);
     return p;
   }
-  Snapshot snapshot() const { return Snapshot::take(server_); }
+  Snapshot snapshot() const { return Snapshot::take(server_.get()); }
 #endif
 
  private:
   void init(const ServerOptions& options, Error& err) {
     INFERMETRICS_Server* s = nullptr;
-    if (detail::take(INFERMETRICS_ServerNew(&s, options.get()), err)) server_ = s;
+    if (detail::take(INFERMETRICS_ServerNew(&s, options.get()), err)) server_.adopt(s);
   }
-  INFERMETRICS_Server* server_ = nullptr;
+  detail::Owned<INFERMETRICS_Server, INFERMETRICS_ServerDelete> server_;
 };
 
 /// Reports the pinned memory pool's size for the nv_pinned_memory_pool_* gauges.

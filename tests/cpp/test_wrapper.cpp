@@ -316,6 +316,28 @@ void test_server() {
   CHECK(!server.valid());
   im::Server rebound(again);
   CHECK_EQ(static_cast<unsigned>(rebound.port()), static_cast<unsigned>(port));
+
+  // Moving hands the running server over; the moved-from object owns nothing.
+  im::Server moved(std::move(rebound));
+  CHECK(!rebound.valid());
+  CHECK(moved.valid());
+  CHECK(im_http_get(port, "/metrics", buf.data(), buf.size()) > 0);
+  // Move-assigning over a running server stops it first: its port is free again.
+  im::ServerOptions other;
+  other.address("127.0.0.1").port(0);
+  moved = im::Server(other);
+  CHECK(moved.valid());
+  CHECK(moved.port() != port);
+  im::Server third(again);
+  CHECK_EQ(static_cast<unsigned>(third.port()), static_cast<unsigned>(port));
+  // HistogramArgs and ServerOptions move the same way.
+  im::HistogramArgs a1({1.0, 2.0});
+  im::HistogramArgs a2(std::move(a1));
+  CHECK(!a1.valid());
+  CHECK(a2.valid());
+  im::ServerOptions o2(std::move(other));
+  CHECK(!other.valid());
+  CHECK(o2.valid());
 }
 
 void test_api_version() {
