@@ -2,6 +2,7 @@
 //! Nothing in here knows about C: `src/ffi` converts arguments and delegates to it.
 pub mod error;
 pub mod family;
+pub mod fork;
 pub mod log;
 pub mod names;
 pub mod registry;
