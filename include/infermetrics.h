@@ -310,6 +310,20 @@ INFERMETRICS_Error *INFERMETRICS_GetMetricFamilyKind(INFERMETRICS_MetricFamily *
                                                      INFERMETRICS_MetricKind *kind);
 
 /**
+ * Sets the most series one metric family may hold (our extension; Triton has no limit).
+ * Beyond it, INFERMETRICS_MetricNew for a new label set fails with UNAVAILABLE naming the
+ * family and the limit (re-using an existing series still succeeds); the first refusal per
+ * family is logged, and refusals are served as `nv_metric_series_rejected_total{family}`.
+ * Guards a host against unbounded label values (request ids, user names) filling memory.
+ * The environment variable INFERMETRICS_MAX_SERIES_PER_FAMILY, when set, wins over this call
+ * (which then logs that it was ignored). Process-wide; applies to every family at once.
+ *
+ * @param limit the most series per family; 0 means no limit (the default).
+ * @return NULL (always succeeds).
+ */
+INFERMETRICS_Error *INFERMETRICS_SetMaxSeriesPerFamily(uint64_t limit);
+
+/**
  * Sends the library's log lines to `fn` instead of stderr.
  *
  * By default each line goes to stderr prefixed `infermetrics:`; the library never writes

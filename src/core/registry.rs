@@ -3,12 +3,75 @@
 //! Families are never unregistered (as in Triton): a name's kind and first description are
 //! fixed for the life of the process; a family with no series is simply not printed.
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 
 use super::error::{Error, Result};
 use super::family::{Family, FamilyHandle};
+use super::fork;
+use super::log;
 use super::names::check_metric_name;
+use super::text;
 use super::Kind;
+
+/// The environment variable that sets (and overrides) the per-family series limit.
+pub const MAX_SERIES_ENV: &str = "INFERMETRICS_MAX_SERIES_PER_FAMILY";
+
+static MAX_SERIES: AtomicU64 = AtomicU64::new(0);
+/// Set when the limit came from the environment, which then wins over the C call.
+static MAX_SERIES_FROM_ENV: AtomicU64 = AtomicU64::new(0);
+static MAX_SERIES_ENV_READ: Once = Once::new();
+
+fn read_max_series_env() {
+    MAX_SERIES_ENV_READ.call_once(|| {
+        let Ok(v) = std::env::var(MAX_SERIES_ENV) else {
+            return;
+        };
+        match v.trim().parse::<u64>() {
+            Ok(n) => {
+                MAX_SERIES.store(n, Ordering::Relaxed);
+                MAX_SERIES_FROM_ENV.store(1, Ordering::Relaxed);
+                log::info(&format!(
+                    "{}={}: at most {} series per metric family{}",
+                    MAX_SERIES_ENV,
+                    v,
+                    n,
+                    if n == 0 { " (0: no limit)" } else { "" }
+                ));
+            }
+            Err(_) => log::warn(&format!(
+                "{}='{}' is not a number of series; ignored (no limit unless set by code)",
+                MAX_SERIES_ENV, v
+            )),
+        }
+    });
+}
+
+/// The per-family series limit in force (0: none, the default, as in Triton).
+#[inline]
+pub fn max_series_per_family() -> u64 {
+    read_max_series_env();
+    MAX_SERIES.load(Ordering::Relaxed)
+}
+
+/// Sets the per-family series limit (0: none). The environment variable, when set, wins:
+/// then this call changes nothing and logs so.
+pub fn set_max_series_per_family(limit: u64) {
+    read_max_series_env();
+    if MAX_SERIES_FROM_ENV.load(Ordering::Relaxed) != 0 {
+        log::info(&format!(
+            "series limit {} from code ignored: {} is set and wins ({} series)",
+            limit,
+            MAX_SERIES_ENV,
+            MAX_SERIES.load(Ordering::Relaxed)
+        ));
+        return;
+    }
+    MAX_SERIES.store(limit, Ordering::Relaxed);
+}
+
+/// Name of the self-metric counting creations refused by the series limit.
+pub const REJECTED_FAMILY: &str = "nv_metric_series_rejected_total";
 
 #[derive(Default)]
 pub struct Registry {
@@ -35,7 +98,7 @@ impl Registry {
     /// Opens (creating on first use) the family `name` of `kind` and returns a new handle on it.
     pub fn family(&self, kind: Kind, name: &str, help: &str) -> Result<FamilyHandle> {
         check_metric_name(name)?;
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = fork::lock(&self.inner);
         if let Some(f) = inner.by_name.get(name) {
             if f.kind() != kind {
                 return Err(Error::invalid_arg(format!(
@@ -55,28 +118,36 @@ impl Registry {
 
     /// Looks a family up by name (not for hot paths).
     pub fn get(&self, name: &str) -> Option<Arc<Family>> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_name
-            .get(name)
-            .cloned()
+        fork::lock(&self.inner).by_name.get(name).cloned()
     }
 
     /// Renders every non-empty family: counters, then gauges, then histograms (Triton's
-    /// order), each kind in registration order. Recording never waits on this: only the
-    /// family being printed has its series map locked, against creation and deletion.
+    /// order), each kind in registration order; then, once the series limit has refused a
+    /// creation, `nv_metric_series_rejected_total{family}`. Recording never waits on this,
+    /// and creation or deletion waits at most for one chunk of a family (see `Family::render`).
     pub fn render(&self, out: &mut String) {
-        let families: Vec<Arc<Family>> = self
-            .inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .order
-            .clone();
+        let families: Vec<Arc<Family>> = fork::lock(&self.inner).order.clone();
         for kind in [Kind::Counter, Kind::Gauge, Kind::Histogram] {
             for f in families.iter().filter(|f| f.kind() == kind) {
                 f.render(out);
             }
+        }
+        let mut header = false;
+        for f in families.iter().filter(|f| f.rejected() > 0) {
+            if f.name() == REJECTED_FAMILY {
+                continue;
+            }
+            if !header {
+                text::push_family_header(
+                    out,
+                    REJECTED_FAMILY,
+                    "Metric creations refused because the family was at its series limit",
+                    "counter",
+                );
+                header = true;
+            }
+            let body = text::render_label_body(&[("family".to_owned(), f.name().to_owned())]);
+            text::push_sample(out, REJECTED_FAMILY, &body, f.rejected() as f64);
         }
     }
 
