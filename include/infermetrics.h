@@ -11,6 +11,12 @@
  *    (documented exceptions aside); no call aborts or prints to stdout.
  *  - Every function is safe to call from any thread. Recording calls (MetricIncrement,
  *    MetricSet, MetricObserve) take no lock and allocate nothing.
+ *  - Object pointers are checked handles, not addresses: a deleted object, an object of
+ *    another type, or a value this library never returned gives INVALID_ARG (Delete calls
+ *    that return void ignore it), also after the object's slot was reused. Deleting an object
+ *    while another thread is still using it remains a caller bug, as with free().
+ *  - fork() is safe: the child can use the whole API; servers inherited from the parent are
+ *    inert there (their threads do not exist) and INFERMETRICS_ServerDelete forgets them.
  */
 
 #ifndef INFERMETRICS_H

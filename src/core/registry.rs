@@ -230,4 +230,44 @@ h_count{example1=\"l1\",example2=\"l2\"} 3\n";
         drop(m);
         assert!(f.check_can_delete().is_ok());
     }
+
+    #[test]
+    fn empty_label_value_is_absent() {
+        let r = Registry::new();
+        let f = r.family(Kind::Gauge, "el", "h").unwrap();
+        let a = f.new_metric(l(&[("a", "")]), None).unwrap();
+        let b = f.new_metric(vec![], None).unwrap();
+        let c = f.new_metric(l(&[("a", ""), ("b", "x")]), None).unwrap();
+        let d = f.new_metric(l(&[("b", "x")]), None).unwrap();
+        a.series().set(3.0).unwrap();
+        assert_eq!(b.series().value().unwrap(), 3.0);
+        c.series().set(4.0).unwrap();
+        assert_eq!(d.series().value().unwrap(), 4.0);
+        assert_eq!(f.family().series_count(), 2);
+        assert_eq!(
+            r.render_to_string(),
+            "# HELP el h\n# TYPE el gauge\nel 3\nel{b=\"x\"} 4\n"
+        );
+        // a name given twice is still an error, even when one value is empty
+        assert!(f.new_metric(l(&[("a", ""), ("a", "y")]), None).is_err());
+    }
+
+    #[test]
+    fn chunked_render_prints_every_series_once_in_order() {
+        let r = Registry::new();
+        let f = r.family(Kind::Counter, "many", "").unwrap();
+        let n = crate::core::family::RENDER_CHUNK * 3 + 7;
+        let ms: Vec<_> = (0..n)
+            .map(|i| f.new_metric(l(&[("id", &format!("{:06}", i))]), None).unwrap())
+            .collect();
+        let t = r.render_to_string();
+        let lines: Vec<&str> = t.lines().filter(|x| !x.starts_with('#')).collect();
+        assert_eq!(lines.len(), n);
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(*line, format!("many{{id=\"{:06}\"}} 0", i));
+        }
+        assert_eq!(t.matches("# TYPE many counter").count(), 1);
+        drop(ms);
+        assert_eq!(r.render_to_string(), "");
+    }
 }
