@@ -23,9 +23,9 @@
 //!   clients' connections open.
 use std::cell::Cell;
 use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 

@@ -46,7 +46,9 @@ pub fn log(level: Level, message: &str) {
                 // SAFETY: writes `rest.len()` bytes from a live buffer to fd 2
                 let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
                 if n <= 0 {
-                    if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    if n < 0
+                        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                    {
                         continue;
                     }
                     break;
