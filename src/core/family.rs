@@ -1,13 +1,22 @@
 //! Families (name, help, kind, their series) and the handles users hold on them.
 //!
-//! Series identity is the exact, sorted list of label pairs: no hashing shortcut. A series is
-//! reference-counted at the family level (not per handle as Triton does, which could free a
-//! series still in use) and disappears from the output when its last metric handle goes.
+//! Series identity is the exact, sorted list of label pairs: no hashing shortcut. A label
+//! whose value is empty is absent (Prometheus's rule), so `{a=""}` and `{}` are one series.
+//! A series is reference-counted at the family level (not per handle as Triton does, which
+//! could free a series still in use) and disappears from the output when its last metric
+//! handle goes.
+//!
+//! Creation and deletion never wait for a whole render: a render walks the series map in
+//! chunks of [`RENDER_CHUNK`] entries, taking the family's lock for one chunk at a time
+//! (tens of microseconds) and resuming after the last key it printed.
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::error::{Error, Result};
+use super::fork::{self, Locked};
+use super::log;
 use super::names::check_label_name;
 use super::series::{validate_buckets, Series};
 use super::text;
@@ -28,7 +37,13 @@ pub struct Family {
     help: String,
     kind: Kind,
     series: Mutex<BTreeMap<LabelKey, Entry>>,
+    /// Creations refused by the series limit (served as nv_metric_series_rejected_total).
+    rejected: AtomicU64,
+    warned: AtomicBool,
 }
+
+/// Series printed per hold of a family's lock while rendering.
+pub const RENDER_CHUNK: usize = 256;
 
 /// Histogram arguments, as `INFERMETRICS_MetricArgs` holds them: unset, or histogram buckets
 /// exactly as given (they are validated when a metric is created, as in Triton).
@@ -44,7 +59,14 @@ impl Family {
             help: help.to_owned(),
             kind,
             series: Mutex::new(BTreeMap::new()),
+            rejected: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
         }
+    }
+
+    /// Creations refused so far because the family was at its series limit.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
     }
 
     pub fn name(&self) -> &str {
@@ -57,10 +79,10 @@ impl Family {
         self.kind
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<LabelKey, Entry>> {
-        // a panic while holding the lock cannot leave the map inconsistent (every update is
-        // a single insert/remove), so a poisoned lock is still usable
-        self.series.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Locked<MutexGuard<'_, BTreeMap<LabelKey, Entry>>> {
+        // inside the fork gate; a poisoned lock is still usable (every update is a single
+        // insert or remove, so a panic cannot leave the map inconsistent)
+        fork::lock(&self.series)
     }
 
     /// Number of live series.
@@ -125,14 +147,55 @@ impl Family {
                 w[1].1.escape_debug()
             )));
         }
-        let mut map = self.lock();
-        let entry = map.entry(key.clone()).or_insert_with_key(|k| Entry {
-            series: Arc::new(Series::new(self.kind, buckets)),
-            body: text::render_label_body(k),
-            refs: 0,
-        });
-        entry.refs += 1;
-        Ok((key, Arc::clone(&entry.series)))
+        // an empty value is an absent label: {a=""} is the series {}
+        key.retain(|(_, v)| !v.is_empty());
+        let limit = super::registry::max_series_per_family();
+        let series = {
+            let mut map = self.lock();
+            let count = map.len() as u64;
+            match map.get_mut(&key) {
+                Some(entry) => {
+                    entry.refs += 1;
+                    Arc::clone(&entry.series)
+                }
+                None if limit != 0 && count >= limit => {
+                    drop(map);
+                    return Err(self.refuse(limit));
+                }
+                None => {
+                    let series = Arc::new(Series::new(self.kind, buckets));
+                    map.insert(
+                        key.clone(),
+                        Entry {
+                            series: Arc::clone(&series),
+                            body: text::render_label_body(&key),
+                            refs: 1,
+                        },
+                    );
+                    series
+                }
+            }
+        };
+        Ok((key, series))
+    }
+
+    /// Counts a creation refused by the series limit, logs the first one, and says why.
+    #[cold]
+    fn refuse(&self, limit: u64) -> Error {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        let why = format!(
+            "metric family '{}' has reached its limit of {} series (INFERMETRICS_MAX_SERIES_PER_FAMILY \
+             or INFERMETRICS_SetMaxSeriesPerFamily): no new series created; delete unused metrics, \
+             or check the labels for unbounded values such as request ids",
+            self.name, limit
+        );
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            log::warn(&format!(
+                "{} (logged once per family; refusals are counted in nv_metric_series_rejected_total)",
+                why
+            ));
+        }
+        Error::unavailable(why)
     }
 
     fn release(&self, key: &LabelKey) {
@@ -146,34 +209,58 @@ impl Family {
     }
 
     /// Appends this family in text format; nothing at all when it has no series.
+    ///
+    /// Walks the series in chunks, releasing the lock between them, so creating or deleting
+    /// a series never waits for more than one chunk. A series created or deleted during the
+    /// walk may or may not appear; every series appears at most once (keys are ordered).
     pub fn render(&self, out: &mut String) {
-        let map = self.lock();
-        if map.is_empty() {
-            return;
-        }
-        text::push_family_header(out, &self.name, &self.help, self.kind.type_name());
-        for e in map.values() {
-            match &*e.series {
-                Series::Counter(_) | Series::Gauge(_) => {
-                    text::push_sample(out, &self.name, &e.body, e.series.value().unwrap_or(0.0));
+        let mut after: Option<LabelKey> = None;
+        let mut header = false;
+        loop {
+            let map = self.lock();
+            let mut iter = match &after {
+                None => map.range::<LabelKey, _>(..),
+                Some(k) => map.range::<LabelKey, _>((Bound::Excluded(k), Bound::Unbounded)),
+            };
+            let mut last = None;
+            for _ in 0..RENDER_CHUNK {
+                let Some((k, e)) = iter.next() else { break };
+                if !header {
+                    text::push_family_header(out, &self.name, &self.help, self.kind.type_name());
+                    header = true;
                 }
-                Series::Histogram(h) => {
-                    let snap = h.snapshot();
-                    let mut cumulative = 0u64;
-                    for (i, c) in snap.counts.iter().enumerate() {
-                        cumulative += c;
-                        let le = snap.bounds.get(i).copied().unwrap_or(f64::INFINITY);
-                        text::push_sample_prefix(out, &self.name, "_bucket", &e.body, Some(le));
-                        text::push_u64(out, cumulative);
-                        out.push('\n');
-                    }
-                    text::push_sample_prefix(out, &self.name, "_sum", &e.body, None);
-                    text::push_f64(out, snap.sum);
-                    out.push('\n');
-                    text::push_sample_prefix(out, &self.name, "_count", &e.body, None);
+                self.render_entry(out, e);
+                last = Some(k);
+            }
+            let more = last.is_some() && iter.next().is_some();
+            match (more, last) {
+                (true, Some(k)) => after = Some(k.clone()),
+                _ => return,
+            }
+        }
+    }
+
+    fn render_entry(&self, out: &mut String, e: &Entry) {
+        match &*e.series {
+            Series::Counter(_) | Series::Gauge(_) => {
+                text::push_sample(out, &self.name, &e.body, e.series.value().unwrap_or(0.0));
+            }
+            Series::Histogram(h) => {
+                let snap = h.snapshot();
+                let mut cumulative = 0u64;
+                for (i, c) in snap.counts.iter().enumerate() {
+                    cumulative += c;
+                    let le = snap.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+                    text::push_sample_prefix(out, &self.name, "_bucket", &e.body, Some(le));
                     text::push_u64(out, cumulative);
                     out.push('\n');
                 }
+                text::push_sample_prefix(out, &self.name, "_sum", &e.body, None);
+                text::push_f64(out, snap.sum);
+                out.push('\n');
+                text::push_sample_prefix(out, &self.name, "_count", &e.body, None);
+                text::push_u64(out, cumulative);
+                out.push('\n');
             }
         }
     }

@@ -16,7 +16,7 @@ pub struct INFERMETRICS_Metric {
     _private: [u8; 0],
 }
 
-castable!(INFERMETRICS_Metric => MetricHandle, 0x494d_4d45_5430_0005);
+castable!(INFERMETRICS_Metric => MetricHandle, 5);
 
 /// Creates (or shares) the series of `family` with these labels. Same as
 /// INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges.
@@ -71,7 +71,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
         } else {
             Some(try_ref(args, "args")?)
         };
-        *out = to_raw(fam.new_metric(labels, args)?);
+        *out = to_raw(fam.new_metric(labels, args)?)?;
         Ok(())
     })
 }

@@ -46,7 +46,7 @@ pub(crate) struct Parameter {
     value: Value,
 }
 
-castable!(INFERMETRICS_Parameter => Parameter, 0x494d_5041_5230_0002);
+castable!(INFERMETRICS_Parameter => Parameter, 2);
 
 impl Parameter {
     /// The (name, value) label pair, or the error naming why this parameter is no label.
@@ -107,7 +107,10 @@ pub unsafe extern "C" fn INFERMETRICS_ParameterNew(
             }
             t => return refuse(&format!("unknown parameter type {}", t)),
         };
-        to_raw::<INFERMETRICS_Parameter>(Parameter { name, value })
+        match to_raw::<INFERMETRICS_Parameter>(Parameter { name, value }) {
+            Ok(p) => p,
+            Err(e) => refuse(&e.message),
+        }
     })
 }
 
