@@ -67,6 +67,9 @@ struct Slot {
     /// The handle this slot is live under, or 0.
     live: AtomicU64,
     ptr: AtomicPtr<()>,
+    /// A second pointer for hot paths, into the object (e.g. a metric's series), so recording
+    /// takes as many dependent loads as a raw pointer would.
+    fast: AtomicPtr<()>,
     /// Generation for the next use of the slot (touched under `ALLOC`'s lock).
     next_gen: AtomicU32,
 }
@@ -100,7 +103,7 @@ fn type_byte<C: Castable>() -> u8 {
 }
 
 /// Puts `ptr` in a free slot and returns its handle; None when MAX_LIVE objects are alive.
-fn insert(type_byte: u8, ptr: *mut ()) -> Option<u64> {
+fn insert(type_byte: u8, ptr: *mut (), fast: *const ()) -> Option<u64> {
     let mut a = fork::lock(&ALLOC);
     let index = if a.free.len() > REUSE_AFTER {
         a.free.pop_front()?
@@ -112,6 +115,7 @@ fn insert(type_byte: u8, ptr: *mut ()) -> Option<u64> {
                 .map(|_| Slot {
                     live: AtomicU64::new(0),
                     ptr: AtomicPtr::new(std::ptr::null_mut()),
+                    fast: AtomicPtr::new(std::ptr::null_mut()),
                     next_gen: AtomicU32::new(1),
                 })
                 .collect();
@@ -126,6 +130,7 @@ fn insert(type_byte: u8, ptr: *mut ()) -> Option<u64> {
     let gen = s.next_gen.load(Ordering::Relaxed);
     let h = (u64::from(type_byte) << 56) | (u64::from(gen) << 32) | u64::from(index);
     s.ptr.store(ptr, Ordering::Relaxed);
+    s.fast.store(fast as *mut (), Ordering::Relaxed);
     // Release: whoever sees `live == h` also sees `ptr`
     s.live.store(h, Ordering::Release);
     Some(h)
@@ -156,26 +161,55 @@ fn null_arg(arg: &str) -> Error {
     Error::invalid_arg(format!("argument '{}' is NULL", arg))
 }
 
-/// Finds the live slot of handle `p` of type `C`.
+/// Finds the live slot of handle `p` of type `C`; every failure goes to one cold call, so the
+/// hot path stays a straight line of loads and compares.
+#[inline(always)]
+fn find<C: Castable>(p: *const C) -> Option<&'static Slot> {
+    let h = p as usize as u64;
+    if (h >> 56) as u8 != type_byte::<C>() {
+        return None;
+    }
+    let s = slot((h & 0xffff_ffff) as usize)?;
+    if s.live.load(Ordering::Acquire) == h {
+        Some(s)
+    } else {
+        None
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn refused<C: Castable>(p: *const C, arg: &str) -> Error {
+    if p.is_null() {
+        null_arg(arg)
+    } else {
+        not_live::<C>(arg)
+    }
+}
+
 #[inline(always)]
 fn lookup<C: Castable>(p: *const C, arg: &str) -> Result<&'static Slot> {
-    let h = p as usize as u64;
-    if h == 0 {
-        return Err(null_arg(arg));
-    }
-    if (h >> 56) as u8 != type_byte::<C>() {
-        return Err(not_live::<C>(arg));
-    }
-    match slot((h & 0xffff_ffff) as usize) {
-        Some(s) if s.live.load(Ordering::Acquire) == h => Ok(s),
-        _ => Err(not_live::<C>(arg)),
+    match find(p) {
+        Some(s) => Ok(s),
+        None => Err(refused(p, arg)),
     }
 }
 
 /// Moves `value` to the heap and returns a new handle on it, owned by the caller.
 pub(crate) fn to_raw<C: Castable>(value: C::Rust) -> Result<*mut C> {
+    to_raw_fast::<C>(value, |_| std::ptr::null())
+}
+
+/// Like [`to_raw`], also storing `fast(&value)` for [`try_fast`]; it must point into memory
+/// that lives as long as the value.
+pub(crate) fn to_raw_fast<C: Castable>(
+    value: C::Rust,
+    fast: impl FnOnce(&C::Rust) -> *const (),
+) -> Result<*mut C> {
     let ptr = Box::into_raw(Box::new(value));
-    match insert(type_byte::<C>(), ptr as *mut ()) {
+    // SAFETY: `ptr` is a fresh, valid box
+    let fast = fast(unsafe { &*ptr });
+    match insert(type_byte::<C>(), ptr as *mut (), fast) {
         Some(h) => Ok(h as usize as *mut C),
         None => {
             // SAFETY: `ptr` came from Box::into_raw above and was never published
@@ -198,6 +232,16 @@ pub(crate) fn to_raw<C: Castable>(value: C::Rust) -> Result<*mut C> {
 pub(crate) unsafe fn try_ref<'a, C: Castable>(p: *const C, arg: &str) -> Result<&'a C::Rust> {
     let s = lookup(p, arg)?;
     Ok(&*(s.ptr.load(Ordering::Relaxed) as *const C::Rust))
+}
+
+/// The hot-path pointer stored by [`to_raw_fast`], checked as [`try_ref`] checks a handle.
+///
+/// # Safety
+/// As [`try_ref`]; `T` is the type `fast` pointed to.
+#[inline(always)]
+pub(crate) unsafe fn try_fast<'a, C: Castable, T>(p: *const C, arg: &str) -> Result<&'a T> {
+    let s = lookup(p, arg)?;
+    Ok(&*(s.fast.load(Ordering::Relaxed) as *const T))
 }
 
 /// Mutably borrows the Rust value behind a handle (the C contract gives the caller exclusive
@@ -226,6 +270,7 @@ pub(crate) unsafe fn try_take<C: Castable>(p: *mut C, arg: &str) -> Result<C::Ru
         return Err(not_live::<C>(arg));
     }
     let ptr = s.ptr.swap(std::ptr::null_mut(), Ordering::AcqRel) as *mut C::Rust;
+    s.fast.store(std::ptr::null_mut(), Ordering::Relaxed);
     release((h & 0xffff_ffff) as u32);
     Ok(*Box::from_raw(ptr))
 }

@@ -3,11 +3,12 @@
 //! The recording calls go from the handle to the series' atomics: no lock, no allocation,
 //! no lookup by name or label.
 use super::args::INFERMETRICS_MetricArgs;
-use super::boundary::{castable, guard, to_raw, try_out, try_ref, try_take};
+use super::boundary::{castable, guard, try_out, try_ref, try_take};
+use super::handle::{to_raw_fast, try_fast};
 use super::error::INFERMETRICS_Error;
 use super::family::{INFERMETRICS_MetricFamily, RawMetricKind};
 use super::parameter::{labels_from_c, INFERMETRICS_Parameter};
-use crate::core::MetricHandle;
+use crate::core::{MetricHandle, Series};
 
 /// A handle on one series (a family plus a set of label values). Handles made with equal
 /// labels in one family share the series; the series leaves the output when its last handle
@@ -71,7 +72,9 @@ pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
         } else {
             Some(try_ref(args, "args")?)
         };
-        *out = to_raw(fam.new_metric(labels, args)?)?;
+        let m = fam.new_metric(labels, args)?;
+        // the slot keeps a pointer to the series itself: recording skips the handle object
+        *out = to_raw_fast::<INFERMETRICS_Metric>(m, |m: &MetricHandle| m.series() as *const Series as *const ())?;
         Ok(())
     })
 }
@@ -120,8 +123,8 @@ pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(
     metric: *mut INFERMETRICS_Metric,
     value: f64,
 ) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricIncrement", || {
-        try_ref(metric, "metric")?.series().increment(value)
+    guard("INFERMETRICS_MetricIncrement", move || {
+        try_fast::<_, Series>(metric, "metric")?.increment(value)
     })
 }
 
@@ -135,8 +138,8 @@ pub unsafe extern "C" fn INFERMETRICS_MetricSet(
     metric: *mut INFERMETRICS_Metric,
     value: f64,
 ) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricSet", || {
-        try_ref(metric, "metric")?.series().set(value)
+    guard("INFERMETRICS_MetricSet", move || {
+        try_fast::<_, Series>(metric, "metric")?.set(value)
     })
 }
 
@@ -151,8 +154,8 @@ pub unsafe extern "C" fn INFERMETRICS_MetricObserve(
     metric: *mut INFERMETRICS_Metric,
     value: f64,
 ) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricObserve", || {
-        try_ref(metric, "metric")?.series().observe(value)
+    guard("INFERMETRICS_MetricObserve", move || {
+        try_fast::<_, Series>(metric, "metric")?.observe(value)
     })
 }
 
