@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub host: bool,
     /// The paths whose filesystems the host group reports (default `/`).
     pub disk_paths: Vec<String>,
+    /// Which vendors' GPUs the `gpu` collector reads (all by default).
+    pub gpu_vendors: collect::gpu::Vendors,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             container: true,
             host: false,
             disk_paths: collect::default_disk_paths(),
+            gpu_vendors: collect::gpu::Vendors::default(),
         }
     }
 }
@@ -68,6 +71,8 @@ pub struct EnvOverrides {
     pub nvml_library: Option<PathBuf>,
     /// Collector switches and disk paths (`INFERMETRICS_COLLECTORS`, `INFERMETRICS_HOST_METRICS`, ...).
     pub collectors: collect::CollectorEnv,
+    /// `INFERMETRICS_GPU_VENDORS`, e.g. `-amd,-intel`.
+    pub gpu_vendors: Option<String>,
 }
 
 impl EnvOverrides {
@@ -125,12 +130,26 @@ impl EnvOverrides {
             }
             p => p.map(PathBuf::from),
         };
+        let gpu_vendors = var(collect::gpu::VENDORS_ENV)?;
+        if let Some(list) = &gpu_vendors {
+            collect::gpu::Vendors::default()
+                .apply_list(list)
+                .map_err(|why| {
+                    Error::invalid_arg(format!(
+                        "environment variable {}='{}': {}",
+                        collect::gpu::VENDORS_ENV,
+                        list,
+                        why
+                    ))
+                })?;
+        }
         Ok(EnvOverrides {
             address,
             port,
             interval,
             nvml_library,
             collectors: collect::CollectorEnv::from_env()?,
+            gpu_vendors,
         })
     }
 
@@ -148,6 +167,18 @@ impl EnvOverrides {
             c.nvml_library = Some(n.clone());
         }
         self.collectors.apply(c);
+        if let Some(list) = &self.gpu_vendors {
+            let before = c.gpu_vendors;
+            let _ = c.gpu_vendors.apply_list(list);
+            if c.gpu_vendors != before {
+                log::info(&format!(
+                    "{}={}: GPU vendors {} (the environment wins over the server options)",
+                    collect::gpu::VENDORS_ENV,
+                    list,
+                    c.gpu_vendors.describe()
+                ));
+            }
+        }
     }
 }
 
