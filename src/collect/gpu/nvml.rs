@@ -341,18 +341,28 @@ macro_rules! raw {
     };
 }
 
-/// Which PID NVML reports for this process, or `None` inside a PID namespace (a container
-/// without the host's PID namespace): NVML lists host PIDs, which this process cannot map to
-/// its own, so its memory is not served rather than served wrong.
+/// Which PID NVML reports for this process, or `None` inside a PID namespace other than the
+/// host's (a container without `--pid=host`): NVML's process lists are not in this process's
+/// PID namespace, so a PID matched there could be another process's; its memory is then not
+/// served rather than served wrong.
 fn own_host_pid() -> Option<u32> {
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|l| l.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    host_pid_from_status(&status, std::process::id())
+    host_pid(&ns, &status, std::process::id())
 }
 
-/// `pid` unless the `NSpid:` line of a `/proc/<pid>/status` text lists more than one PID
-/// (the process sits in a nested PID namespace). No `NSpid:` line (kernels before 4.1, or no
-/// `/proc`): `pid`.
-fn host_pid_from_status(status: &str, pid: u32) -> Option<u32> {
+/// The inode of the host's (initial) PID namespace, fixed by the kernel (`PROC_PID_INIT_INO`).
+const INIT_PID_NS: &str = "pid:[4026531836]";
+
+/// `pid`, unless `ns` (the `/proc/self/ns/pid` link, `pid:[inode]`) names a PID namespace other
+/// than the initial one, or the `NSpid:` line of `status` (`/proc/self/status`) lists more than
+/// one PID. Either unknown (no `/proc`, kernels before 4.1): `pid`.
+fn host_pid(ns: &str, status: &str, pid: u32) -> Option<u32> {
+    if !ns.is_empty() && ns != INIT_PID_NS {
+        return None;
+    }
     match status.lines().find_map(|l| l.strip_prefix("NSpid:")) {
         Some(ids) if ids.split_whitespace().count() > 1 => None,
         _ => Some(pid),
@@ -1011,12 +1021,17 @@ mod tests {
 
     #[test]
     fn pid_namespace_means_no_own_pid() {
+        let host = "pid:[4026531836]";
+        assert_eq!(host_pid(host, "Name:\tx\nNSpid:\t4242\n", 4242), Some(4242));
+        assert_eq!(host_pid(host, "NSpid:\t98765\t12\n", 12), None);
+        assert_eq!(host_pid("pid:[4026532201]", "NSpid:\t1\n", 1), None);
+        assert_eq!(host_pid("", "Name:\told kernel\n", 7), Some(7));
+        // this test process runs in the host's namespace unless the CI runs in a container
+        let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
         assert_eq!(
-            host_pid_from_status("Name:\tx\nNSpid:\t4242\n", 4242),
-            Some(4242)
+            own_host_pid().is_some(),
+            ns.to_string_lossy() == INIT_PID_NS
         );
-        assert_eq!(host_pid_from_status("NSpid:\t98765\t12\n", 12), None);
-        assert_eq!(host_pid_from_status("Name:\told kernel\n", 7), Some(7));
     }
 
     #[test]
