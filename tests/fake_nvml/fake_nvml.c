@@ -1562,7 +1562,7 @@ FAKE_API nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *req) {
     }
     const struct fake_gpu *g = &g_cfg.gpu[req->sample2->gpu];
     double value = g->util;
-    for (unsigned int k = 0; k < NVML_DEVICE_MIG_MAX; k++) {
+    for (unsigned int k = 0; g->mig_mode && k < g->mig_count; k++) {
         if (req->sample2->gi != 0xffffffffu && g->mig[k].gi == req->sample2->gi) value = g->mig[k].gr_active;
     }
     for (unsigned int i = 0; i < req->numMetrics; i++) {

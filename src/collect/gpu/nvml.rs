@@ -242,7 +242,7 @@ const NVML_SUCCESS: nvmlReturn_t = 0;
 /// The distinct `xid` values counted per GPU; later new codes count under `xid="other"`.
 pub const MAX_XIDS: usize = 32;
 /// How long one wait of the XID thread lasts (and so how soon it notices a stop).
-const XID_WAIT_MS: u32 = 200;
+const XID_WAIT_MS: u32 = 100;
 
 /// A GPM sample kept from one tick to the next (its NVML handle, freed on drop).
 struct GpmPrev {
@@ -799,13 +799,14 @@ fn sample_mig(n: &Shared, dev: &Device, gpu: &mut Gpu, out: &mut Samples) {
                 Some(NVML_SUCCESS) => Some(id),
                 _ => None,
             };
-            let gi_text = gi.map(|g| g.to_string()).unwrap_or_default();
+            // an older driver without nvmlDeviceGetGpuInstanceId: no such label
+            let gi_text = gi.map(|g| g.to_string());
+            let mut pairs = vec![("gpu_uuid", parent.as_str()), ("mig_uuid", &mig_uuid)];
+            if let Some(g) = &gi_text {
+                pairs.push(("gpu_instance_id", g));
+            }
             Mig {
-                body: super::label_body(&[
-                    ("gpu_uuid", parent),
-                    ("mig_uuid", &mig_uuid),
-                    ("gpu_instance_id", &gi_text),
-                ]),
+                body: super::label_body(&pairs),
                 gpu_instance_id: gi,
                 prev: None,
                 seen: false,
