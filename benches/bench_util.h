@@ -422,7 +422,7 @@ typedef struct {
 
 /* n series: alternately a counter (incremented by i+1) and a histogram observing
  * observe(i, k) for k in 0..4 when mixed; all counters when !mixed. */
-static series_set bench_make_series(const char* prefix, size_t n, const char* tag, bool mixed,
+static inline series_set bench_make_series(const char* prefix, size_t n, const char* tag, bool mixed,
                                     double (*observe)(size_t i, size_t k)) {
   series_set s;
   char name[128];
@@ -462,7 +462,7 @@ static series_set bench_make_series(const char* prefix, size_t n, const char* ta
   return s;
 }
 
-static void free_series(series_set* s) {
+static inline void free_series(series_set* s) {
   for (size_t i = 0; i < s->n; i++) CHECK(INFERMETRICS_MetricDelete(s->metrics[i]));
   free(s->metrics);
   CHECK(INFERMETRICS_MetricFamilyDelete(s->cfam));

@@ -7,7 +7,8 @@
 #
 # Needs: cargo, gcc, g++; prometheus-cpp-dev (Debian) for the comparison (skipped if absent).
 # Knobs: BENCH_N (calls per measurement, 20000000), BENCH_REPS (5), BENCH_HTTP_SECONDS (3),
-#        BENCH_COLLECT_S (10), BENCH_OUT (output folder, /tmp/infermetrics-bench).
+#        BENCH_COLLECT_S (10), BENCH_CHURN_SERIES (1000000), BENCH_CHURN_OPS (20000),
+#        BENCH_OUT (output folder, /tmp/infermetrics-bench).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +30,7 @@ LDFLAGS=(-L"$LIBDIR" -Wl,-rpath,"$OUT/lib" -linfermetrics -lpthread)
 
 echo "== building benches into $OUT"
 gcc "${CFLAGS[@]}" "$ROOT/benches/bench_record.c" -o "$OUT/bench_record" "${LDFLAGS[@]}"
+gcc "${CFLAGS[@]}" "$ROOT/benches/bench_churn.c" -o "$OUT/bench_churn" "${LDFLAGS[@]}"
 
 HAVE_SERVER=0
 SYMS="$(nm -D --defined-only "$LIBDIR/libinfermetrics.so")"
@@ -58,6 +60,8 @@ run() { # run NAME CMD...
 run "bench_record (infermetrics)" "$OUT/bench_record"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp record" "$OUT/bench_promcpp" record
 [ "$HAVE_SERVER" = 1 ] && run "bench_http (infermetrics server)" "$OUT/bench_http"
+# BENCH_CHURN_SERIES (1000000) series in one family; MetricNew/Delete latency with a render loop
+run "bench_churn (MetricNew/MetricDelete while a huge family renders)" "$OUT/bench_churn"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp http (prometheus-cpp Exposer)" "$OUT/bench_promcpp" http
 
 # Optional cross-check of the HTTP throughput with an independent load generator (apt: wrk).

@@ -11,6 +11,12 @@
  *    (documented exceptions aside); no call aborts or prints to stdout.
  *  - Every function is safe to call from any thread. Recording calls (MetricIncrement,
  *    MetricSet, MetricObserve) take no lock and allocate nothing.
+ *  - Object pointers are checked handles, not addresses: a deleted object, an object of
+ *    another type, or a value this library never returned gives INVALID_ARG (Delete calls
+ *    that return void ignore it), also after the object's slot was reused. Deleting an object
+ *    while another thread is still using it remains a caller bug, as with free().
+ *  - fork() is safe: the child can use the whole API; servers inherited from the parent are
+ *    inert there (their threads do not exist) and INFERMETRICS_ServerDelete forgets them.
  */
 
 #ifndef INFERMETRICS_H
@@ -308,6 +314,20 @@ INFERMETRICS_Error *INFERMETRICS_MetricFamilyDelete(INFERMETRICS_MetricFamily *f
  */
 INFERMETRICS_Error *INFERMETRICS_GetMetricFamilyKind(INFERMETRICS_MetricFamily *family,
                                                      INFERMETRICS_MetricKind *kind);
+
+/**
+ * Sets the most series one metric family may hold (our extension; Triton has no limit).
+ * Beyond it, INFERMETRICS_MetricNew for a new label set fails with UNAVAILABLE naming the
+ * family and the limit (re-using an existing series still succeeds); the first refusal per
+ * family is logged, and refusals are served as `nv_metric_series_rejected_total{family}`.
+ * Guards a host against unbounded label values (request ids, user names) filling memory.
+ * The environment variable INFERMETRICS_MAX_SERIES_PER_FAMILY, when set, wins over this call
+ * (which then logs that it was ignored). Process-wide; applies to every family at once.
+ *
+ * @param limit the most series per family; 0 means no limit (the default).
+ * @return NULL (always succeeds).
+ */
+INFERMETRICS_Error *INFERMETRICS_SetMaxSeriesPerFamily(uint64_t limit);
 
 /**
  * Sends the library's log lines to `fn` instead of stderr.

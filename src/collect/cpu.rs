@@ -1,7 +1,7 @@
 //! CPU utilisation and host memory from `/proc/stat` and `/proc/meminfo` (via procfs),
 //! with Triton's definitions: busy = user+nice+system+irq+softirq+steal, idle = idle+iowait,
 //! utilisation over the last interval; memory used = MemTotal - MemAvailable.
-use procfs::{Current, CurrentSI, KernelStats, Meminfo};
+use procfs::{Current, CurrentSI, KernelStats, Meminfo, ProcResult, SystemInfoInterface};
 
 use super::{Collector, FamilyText};
 use crate::core::log;
@@ -12,8 +12,36 @@ pub struct Ticks {
     pub idle: u64,
 }
 
+/// What procfs needs to know about the system, read through libc: procfs's own
+/// `ticks_per_second` goes through rustix's auxv code, which crashes under valgrind (no
+/// vDSO there), and no host using us could then run valgrind.
+struct LibcSystemInfo;
+
+impl SystemInfoInterface for LibcSystemInfo {
+    fn boot_time_secs(&self) -> ProcResult<u64> {
+        procfs::boot_time_secs()
+    }
+    fn ticks_per_second(&self) -> u64 {
+        // SAFETY: sysconf has no preconditions
+        match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+            t if t > 0 => t as u64,
+            _ => 100,
+        }
+    }
+    fn page_size(&self) -> u64 {
+        // SAFETY: sysconf has no preconditions
+        match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+            p if p > 0 => p as u64,
+            _ => 4096,
+        }
+    }
+    fn is_little_endian(&self) -> bool {
+        cfg!(target_endian = "little")
+    }
+}
+
 pub fn read_ticks() -> Result<Ticks, String> {
-    let t = KernelStats::current()
+    let t = KernelStats::current_with_system_info(&LibcSystemInfo)
         .map_err(|e| format!("cannot read /proc/stat: {}", e))?
         .total;
     Ok(Ticks {

@@ -11,7 +11,7 @@
 //!   every [`RETRY`] and GPU series come back when it answers.
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
@@ -19,7 +19,7 @@ use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::Nvml;
 
 use super::{Collector, FamilyText};
-use crate::core::{log, text};
+use crate::core::{fork, log, text};
 
 /// How long after a failure NVML is asked again.
 pub const RETRY: Duration = Duration::from_secs(5);
@@ -27,20 +27,36 @@ pub const RETRY: Duration = Duration::from_secs(5);
 type Shared = Arc<Nvml>;
 
 /// Process-wide NVML instances, one per library path (None = default).
+///
+/// NVML is initialised outside the cache's lock (init can take seconds when a driver is
+/// slow), and the cache belongs to one fork epoch: a forked child does not reuse the parent's
+/// NVML state (nor shut it down), it initialises its own.
 fn nvml(path: &Option<PathBuf>) -> Result<Shared, NvmlError> {
-    static CACHE: OnceLock<Mutex<HashMap<Option<PathBuf>, Shared>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(n) = map.get(path) {
-        return Ok(Arc::clone(n));
+    type Cache = Option<(u64, HashMap<Option<PathBuf>, Shared>)>;
+    static CACHE: Mutex<Cache> = Mutex::new(None);
+    fn lookup(path: &Option<PathBuf>) -> Option<Shared> {
+        let mut c = fork::lock(&CACHE);
+        let epoch = fork::epoch();
+        if c.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            // inherited from the parent: leave its NVML alone
+            std::mem::forget(c.take());
+            *c = Some((epoch, HashMap::new()));
+        }
+        c.as_ref().and_then(|(_, m)| m.get(path).cloned())
+    }
+    if let Some(n) = lookup(path) {
+        return Ok(n);
     }
     let mut b = Nvml::builder();
     if let Some(p) = path {
         b.lib_path(p.as_os_str());
     }
-    let n = Arc::new(b.init()?);
-    map.insert(path.clone(), Arc::clone(&n));
-    Ok(n)
+    let fresh = Arc::new(b.init()?);
+    let mut c = fork::lock(&CACHE);
+    match c.as_mut() {
+        Some((_, m)) => Ok(Arc::clone(m.entry(path.clone()).or_insert(fresh))),
+        None => Ok(fresh),
+    }
 }
 
 fn describe(path: &Option<PathBuf>) -> String {

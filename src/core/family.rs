@@ -1,34 +1,73 @@
 //! Families (name, help, kind, their series) and the handles users hold on them.
 //!
-//! Series identity is the exact, sorted list of label pairs: no hashing shortcut. A series is
-//! reference-counted at the family level (not per handle as Triton does, which could free a
-//! series still in use) and disappears from the output when its last metric handle goes.
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! Series identity is the exact set of label pairs, as the rendered label body (labels
+//! sorted by name, values escaped): no hashing shortcut. A label whose value is empty is
+//! absent (Prometheus's rule), so `{a=""}` and `{}` are one series. A series is
+//! reference-counted per series (not per handle as Triton does, which could free a series
+//! still in use) and disappears from the output when its last metric handle goes.
+//!
+//! `MetricNew` for a series that exists allocates nothing: the labels are borrowed from the
+//! caller, sorted and rendered into a stack buffer, and looked up by that text. A new series
+//! is one allocation (see `series.rs`).
+//!
+//! Creation and deletion never wait for a whole render: a render walks the series in chunks
+//! of [`RENDER_CHUNK`], taking the family's lock for one chunk at a time (tens of
+//! microseconds) and resuming after the last body it printed.
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::error::{Error, Result};
+use super::fork::{self, Locked};
+use super::log;
 use super::names::check_label_name;
 use super::series::{validate_buckets, Series};
 use super::text;
 use super::Kind;
 
-/// Exact identity of a series inside its family: label pairs sorted by name.
-pub type LabelKey = Vec<(String, String)>;
+/// A series in its family's ordered set, compared by its label body.
+struct ByBody(Series);
 
-struct Entry {
-    series: Arc<Series>,
-    /// The label pairs pre-rendered as `a="x",b="y"`, so a scrape does no escaping.
-    body: String,
-    refs: usize,
+impl Borrow<str> for ByBody {
+    fn borrow(&self) -> &str {
+        self.0.body()
+    }
+}
+impl PartialEq for ByBody {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.body() == o.0.body()
+    }
+}
+impl Eq for ByBody {}
+impl PartialOrd for ByBody {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for ByBody {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.body().cmp(o.0.body())
+    }
 }
 
 pub struct Family {
     name: String,
     help: String,
     kind: Kind,
-    series: Mutex<BTreeMap<LabelKey, Entry>>,
+    series: Mutex<BTreeSet<ByBody>>,
+    /// Distinct histogram bucket lists of this family, shared by its series.
+    bounds: Mutex<Vec<Arc<[f64]>>>,
+    /// Creations refused by the series limit (served as nv_metric_series_rejected_total).
+    rejected: AtomicU64,
+    warned: AtomicBool,
 }
+
+/// Series printed per hold of a family's lock while rendering.
+pub const RENDER_CHUNK: usize = 256;
+/// Distinct bucket lists a family shares among its series (more are simply not shared).
+const MAX_SHARED_BOUNDS: usize = 64;
 
 /// Histogram arguments, as `INFERMETRICS_MetricArgs` holds them: unset, or histogram buckets
 /// exactly as given (they are validated when a metric is created, as in Triton).
@@ -37,13 +76,82 @@ pub struct MetricArgs {
     pub histogram_buckets: Option<Vec<f64>>,
 }
 
+/// Room for the usual label sets without touching the heap.
+const STACK_LABELS: usize = 16;
+const STACK_BODY: usize = 512;
+
+/// A small buffer on the stack that spills to the heap when full.
+struct StackText {
+    buf: [u8; STACK_BODY],
+    len: usize,
+    heap: Option<String>,
+}
+
+impl StackText {
+    fn new() -> StackText {
+        StackText {
+            buf: [0; STACK_BODY],
+            len: 0,
+            heap: None,
+        }
+    }
+    fn push(&mut self, s: &str) {
+        if let Some(h) = &mut self.heap {
+            h.push_str(s);
+        } else if self.len + s.len() <= STACK_BODY {
+            self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+            self.len += s.len();
+        } else {
+            let mut h = String::with_capacity(self.len + s.len() + 64);
+            h.push_str(self.as_str());
+            h.push_str(s);
+            self.heap = Some(h);
+        }
+    }
+    fn as_str(&self) -> &str {
+        match &self.heap {
+            Some(h) => h,
+            // SAFETY: only whole &str pieces were copied in
+            None => unsafe { std::str::from_utf8_unchecked(&self.buf[..self.len]) },
+        }
+    }
+}
+
+/// Renders sorted, non-empty label pairs as a label body, escaping values.
+fn render_body(labels: &[(&str, &str)], out: &mut StackText) {
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(",");
+        }
+        out.push(k);
+        out.push("=\"");
+        let mut start = 0;
+        for (j, c) in v.char_indices() {
+            let esc = match c {
+                '\\' => "\\\\",
+                '"' => "\\\"",
+                '\n' => "\\n",
+                _ => continue,
+            };
+            out.push(&v[start..j]);
+            out.push(esc);
+            start = j + 1;
+        }
+        out.push(&v[start..]);
+        out.push("\"");
+    }
+}
+
 impl Family {
     pub(super) fn new(kind: Kind, name: &str, help: &str) -> Family {
         Family {
             name: name.to_owned(),
             help: help.to_owned(),
             kind,
-            series: Mutex::new(BTreeMap::new()),
+            series: Mutex::new(BTreeSet::new()),
+            bounds: Mutex::new(Vec::new()),
+            rejected: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
         }
     }
 
@@ -57,10 +165,15 @@ impl Family {
         self.kind
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<LabelKey, Entry>> {
-        // a panic while holding the lock cannot leave the map inconsistent (every update is
-        // a single insert/remove), so a poisoned lock is still usable
-        self.series.lock().unwrap_or_else(|p| p.into_inner())
+    /// Creations refused so far because the family was at its series limit.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> Locked<MutexGuard<'_, BTreeSet<ByBody>>> {
+        // inside the fork gate; a poisoned lock is still usable (every update is a single
+        // insert or remove, so a panic cannot leave the set inconsistent)
+        fork::lock(&self.series)
     }
 
     /// Number of live series.
@@ -68,13 +181,26 @@ impl Family {
         self.lock().len()
     }
 
-    /// Checks labels and args in Triton's order, then returns the shared series for those
-    /// labels (creating it at 0 if needed) with its reference count raised by one.
-    fn acquire(
+    /// The shared copy of a validated bucket list (allocates only for a list not seen before).
+    fn shared_bounds(&self, b: &[f64]) -> Arc<[f64]> {
+        let mut list = fork::lock(&self.bounds);
+        if let Some(a) = list.iter().find(|a| ***a == *b) {
+            return Arc::clone(a);
+        }
+        let a: Arc<[f64]> = Arc::from(b);
+        if list.len() < MAX_SHARED_BOUNDS {
+            list.push(Arc::clone(&a));
+        }
+        a
+    }
+
+    /// Checks labels and args in Triton's order, then returns the series for those labels
+    /// (creating it at 0 if needed) with its reference count raised by one.
+    fn acquire<K: AsRef<str>, V: AsRef<str>>(
         &self,
-        labels: Vec<(String, String)>,
+        labels: &[(K, V)],
         args: Option<&MetricArgs>,
-    ) -> Result<(LabelKey, Arc<Series>)> {
+    ) -> Result<Series> {
         let buckets = match (self.kind, args) {
             (Kind::Counter, Some(_)) => {
                 return Err(Error::invalid_arg(
@@ -105,17 +231,27 @@ impl Family {
             ) => Some(validate_buckets(b)?),
             _ => None,
         };
-        let mut key = labels;
-        for (name, _) in &key {
+        let mut on_stack: [(&str, &str); STACK_LABELS] = [("", ""); STACK_LABELS];
+        let mut on_heap: Vec<(&str, &str)> = Vec::new();
+        let key: &mut [(&str, &str)] = if labels.len() <= STACK_LABELS {
+            for (slot, (k, v)) in on_stack.iter_mut().zip(labels) {
+                *slot = (k.as_ref(), v.as_ref());
+            }
+            &mut on_stack[..labels.len()]
+        } else {
+            on_heap.extend(labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+            &mut on_heap
+        };
+        for (name, _) in key.iter() {
             check_label_name(name)?;
-            if self.kind == Kind::Histogram && name == "le" {
+            if self.kind == Kind::Histogram && *name == "le" {
                 return Err(Error::invalid_arg(format!(
                     "Invalid label name 'le' for histogram '{}': 'le' is reserved for bucket bounds",
                     self.name
                 )));
             }
         }
-        key.sort_by(|a, b| a.0.cmp(&b.0));
+        key.sort_unstable_by(|a, b| a.0.cmp(b.0));
         if let Some(w) = key.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(Error::invalid_arg(format!(
                 "Label '{}' given twice for metric '{}' (values \"{}\" and \"{}\"): each label name may appear once",
@@ -125,108 +261,180 @@ impl Family {
                 w[1].1.escape_debug()
             )));
         }
-        let mut map = self.lock();
-        let entry = map.entry(key.clone()).or_insert_with_key(|k| Entry {
-            series: Arc::new(Series::new(self.kind, buckets)),
-            body: text::render_label_body(k),
-            refs: 0,
-        });
-        entry.refs += 1;
-        Ok((key, Arc::clone(&entry.series)))
+        // an empty value is an absent label: {a=""} is the series {}
+        let mut n = 0;
+        for i in 0..key.len() {
+            if !key[i].1.is_empty() {
+                key[n] = key[i];
+                n += 1;
+            }
+        }
+        let mut body = StackText::new();
+        render_body(&key[..n], &mut body);
+        let body = body.as_str();
+
+        let limit = super::registry::max_series_per_family();
+        let mut set = self.lock();
+        if let Some(found) = set.get(body) {
+            found.0.refs().fetch_add(1, Ordering::Relaxed);
+            return Ok(found.0);
+        }
+        if limit != 0 && set.len() as u64 >= limit {
+            drop(set);
+            return Err(self.refuse(limit));
+        }
+        let bounds = buckets.map(|b| self.shared_bounds(b));
+        let series = Series::new(self.kind, body, bounds);
+        set.insert(ByBody(series));
+        Ok(series)
     }
 
-    fn release(&self, key: &LabelKey) {
-        let mut map = self.lock();
-        if let Some(e) = map.get_mut(key) {
-            e.refs -= 1;
-            if e.refs == 0 {
-                map.remove(key);
-            }
+    /// Counts a creation refused by the series limit, logs the first one, and says why.
+    #[cold]
+    fn refuse(&self, limit: u64) -> Error {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        let why = format!(
+            "metric family '{}' has reached its limit of {} series (INFERMETRICS_MAX_SERIES_PER_FAMILY \
+             or INFERMETRICS_SetMaxSeriesPerFamily): no new series created; delete unused metrics, \
+             or check the labels for unbounded values such as request ids",
+            self.name, limit
+        );
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            log::warn(&format!(
+                "{} (logged once per family; refusals are counted in nv_metric_series_rejected_total)",
+                why
+            ));
+        }
+        Error::unavailable(why)
+    }
+
+    fn release(&self, series: Series) {
+        let mut set = self.lock();
+        if series.refs().fetch_sub(1, Ordering::Relaxed) == 1 {
+            set.remove(series.body());
+            drop(set);
+            // SAFETY: removed from the set and no handle is left: nothing refers to it
+            unsafe { series.free() };
         }
     }
 
     /// Appends this family in text format; nothing at all when it has no series.
+    ///
+    /// Walks the series in chunks, releasing the lock between them, so creating or deleting
+    /// a series never waits for more than one chunk. A series created or deleted during the
+    /// walk may or may not appear; every series appears at most once (bodies are ordered).
     pub fn render(&self, out: &mut String) {
-        let map = self.lock();
-        if map.is_empty() {
-            return;
-        }
-        text::push_family_header(out, &self.name, &self.help, self.kind.type_name());
-        for e in map.values() {
-            match &*e.series {
-                Series::Counter(_) | Series::Gauge(_) => {
-                    text::push_sample(out, &self.name, &e.body, e.series.value().unwrap_or(0.0));
+        let mut after: Option<String> = None;
+        let mut header = false;
+        loop {
+            let set = self.lock();
+            let mut iter = match &after {
+                None => set.range::<str, _>(..),
+                Some(k) => set.range::<str, _>((Bound::Excluded(k.as_str()), Bound::Unbounded)),
+            };
+            let mut last = None;
+            for _ in 0..RENDER_CHUNK {
+                let Some(s) = iter.next() else { break };
+                if !header {
+                    text::push_family_header(out, &self.name, &self.help, self.kind.type_name());
+                    header = true;
                 }
-                Series::Histogram(h) => {
-                    let snap = h.snapshot();
-                    let mut cumulative = 0u64;
-                    for (i, c) in snap.counts.iter().enumerate() {
-                        cumulative += c;
-                        let le = snap.bounds.get(i).copied().unwrap_or(f64::INFINITY);
-                        text::push_sample_prefix(out, &self.name, "_bucket", &e.body, Some(le));
-                        text::push_u64(out, cumulative);
-                        out.push('\n');
-                    }
-                    text::push_sample_prefix(out, &self.name, "_sum", &e.body, None);
-                    text::push_f64(out, snap.sum);
-                    out.push('\n');
-                    text::push_sample_prefix(out, &self.name, "_count", &e.body, None);
-                    text::push_u64(out, cumulative);
-                    out.push('\n');
+                self.render_series(out, s.0);
+                last = Some(s.0);
+            }
+            let more = last.is_some() && iter.next().is_some();
+            match (more, last) {
+                (true, Some(s)) => {
+                    let a = after.get_or_insert_with(String::new);
+                    a.clear();
+                    a.push_str(s.body());
                 }
+                _ => return,
             }
         }
     }
+
+    fn render_series(&self, out: &mut String, s: Series) {
+        let body = s.body();
+        match self.kind {
+            Kind::Counter | Kind::Gauge => {
+                text::push_sample(out, &self.name, body, s.value().unwrap_or(0.0));
+            }
+            Kind::Histogram => {
+                let snap = s.snapshot();
+                let mut cumulative = 0u64;
+                for (i, c) in snap.counts.iter().enumerate() {
+                    cumulative += c;
+                    let le = snap.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+                    text::push_sample_prefix(out, &self.name, "_bucket", body, Some(le));
+                    text::push_u64(out, cumulative);
+                    out.push('\n');
+                }
+                text::push_sample_prefix(out, &self.name, "_sum", body, None);
+                text::push_f64(out, snap.sum);
+                out.push('\n');
+                text::push_sample_prefix(out, &self.name, "_count", body, None);
+                text::push_u64(out, cumulative);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// What the handles on a family share: the family and the count of live metrics made
+/// through them (Triton counts children per family handle).
+pub struct HandleShared {
+    family: Arc<Family>,
+    children: AtomicUsize,
 }
 
 /// A user's handle on a family (`INFERMETRICS_MetricFamily`). Several handles may share one
 /// family; each counts the metrics created through it, as Triton does.
 pub struct FamilyHandle {
-    family: Arc<Family>,
-    children: Arc<AtomicUsize>,
+    shared: Arc<HandleShared>,
 }
 
-/// A user's handle on one series (`INFERMETRICS_Metric`). Dropping it releases the series.
+/// A user's handle on one series (`INFERMETRICS_Metric`): the series itself and the family
+/// handle it was made through; two words. Dropping it releases the series.
 pub struct MetricHandle {
-    series: Arc<Series>,
-    family: Arc<Family>,
-    key: LabelKey,
-    parent_children: Arc<AtomicUsize>,
+    series: Series,
+    parent: Arc<HandleShared>,
 }
 
 impl FamilyHandle {
     pub(super) fn new(family: Arc<Family>) -> FamilyHandle {
         FamilyHandle {
-            family,
-            children: Arc::new(AtomicUsize::new(0)),
+            shared: Arc::new(HandleShared {
+                family,
+                children: AtomicUsize::new(0),
+            }),
         }
     }
 
     pub fn family(&self) -> &Arc<Family> {
-        &self.family
+        &self.shared.family
     }
 
     pub fn kind(&self) -> Kind {
-        self.family.kind
+        self.shared.family.kind
     }
 
     /// Live metrics created through this handle.
     pub fn children(&self) -> usize {
-        self.children.load(Ordering::Acquire)
+        self.shared.children.load(Ordering::Acquire)
     }
 
-    pub fn new_metric(
+    /// Opens the series with these labels (name, value pairs in any order).
+    pub fn new_metric<K: AsRef<str>, V: AsRef<str>>(
         &self,
-        labels: Vec<(String, String)>,
+        labels: &[(K, V)],
         args: Option<&MetricArgs>,
     ) -> Result<MetricHandle> {
-        let (key, series) = self.family.acquire(labels, args)?;
-        self.children.fetch_add(1, Ordering::AcqRel);
+        let series = self.shared.family.acquire(labels, args)?;
+        self.shared.children.fetch_add(1, Ordering::AcqRel);
         Ok(MetricHandle {
             series,
-            family: Arc::clone(&self.family),
-            key,
-            parent_children: Arc::clone(&self.children),
+            parent: Arc::clone(&self.shared),
         })
     }
 
@@ -239,31 +447,33 @@ impl FamilyHandle {
             Err(Error::internal(format!(
                 "Must call MetricDelete on all dependent metrics before calling MetricFamilyDelete. \
                  ({} metric(s) of family '{}' created through this handle are still alive)",
-                n, self.family.name
+                n, self.shared.family.name
             )))
         }
     }
 }
 
 impl MetricHandle {
-    #[inline]
+    /// The series (recording calls, value).
+    #[inline(always)]
     pub fn series(&self) -> &Series {
         &self.series
     }
     pub fn kind(&self) -> Kind {
-        self.family.kind
+        self.series.kind()
     }
     pub fn family(&self) -> &Arc<Family> {
-        &self.family
+        &self.parent.family
     }
-    pub fn labels(&self) -> &LabelKey {
-        &self.key
+    /// The label body of the series, e.g. `id="7",model="resnet50"`.
+    pub fn labels(&self) -> &str {
+        self.series.body()
     }
 }
 
 impl Drop for MetricHandle {
     fn drop(&mut self) {
-        self.family.release(&self.key);
-        self.parent_children.fetch_sub(1, Ordering::AcqRel);
+        self.parent.family.release(self.series);
+        self.parent.children.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -23,9 +23,10 @@
 //!   clients' connections open.
 use std::cell::Cell;
 use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 /// Bit 63: a fork is being prepared; bits 0..62: threads inside the gate.
@@ -91,6 +92,53 @@ impl Drop for Gate {
     }
 }
 
+/// A lock guard that also holds the gate; the guard is released before the gate.
+pub struct Locked<G> {
+    guard: G,
+    _gate: Gate,
+}
+
+impl<G: Deref> Deref for Locked<G> {
+    type Target = G::Target;
+    fn deref(&self) -> &G::Target {
+        &self.guard
+    }
+}
+
+impl<G: DerefMut> DerefMut for Locked<G> {
+    fn deref_mut(&mut self) -> &mut G::Target {
+        &mut self.guard
+    }
+}
+
+/// Locks `m` inside the gate. A poisoned lock is still used: every structure of ours stays
+/// consistent under a panic (updates are single inserts and removes).
+pub fn lock<T>(m: &Mutex<T>) -> Locked<MutexGuard<'_, T>> {
+    let gate = gate();
+    Locked {
+        guard: m.lock().unwrap_or_else(|p| p.into_inner()),
+        _gate: gate,
+    }
+}
+
+/// Read-locks `l` inside the gate.
+pub fn read<T>(l: &RwLock<T>) -> Locked<RwLockReadGuard<'_, T>> {
+    let gate = gate();
+    Locked {
+        guard: l.read().unwrap_or_else(|p| p.into_inner()),
+        _gate: gate,
+    }
+}
+
+/// Write-locks `l` inside the gate.
+pub fn write<T>(l: &RwLock<T>) -> Locked<RwLockWriteGuard<'_, T>> {
+    let gate = gate();
+    Locked {
+        guard: l.write().unwrap_or_else(|p| p.into_inner()),
+        _gate: gate,
+    }
+}
+
 fn backoff(spins: &mut u32) {
     *spins += 1;
     if *spins < 64 {
@@ -111,18 +159,13 @@ pub fn epoch() -> u64 {
 
 /// Registers a socket that a forked child must close (a server's listener or connection).
 pub fn track_fd(fd: RawFd) {
-    let _g = gate();
-    FDS.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert_with(HashSet::new)
-        .insert(fd);
+    lock(&FDS).get_or_insert_with(HashSet::new).insert(fd);
 }
 
 /// Forgets a socket; call it *before* closing the socket, so a child can never close an fd
 /// number that the host has reused meanwhile.
 pub fn untrack_fd(fd: RawFd) {
-    let _g = gate();
-    if let Some(set) = FDS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+    if let Some(set) = lock(&FDS).as_mut() {
         set.remove(&fd);
     }
 }

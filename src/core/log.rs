@@ -1,7 +1,11 @@
 //! The library's log: lines go to stderr prefixed `infermetrics:` unless the host installed
 //! a sink (the C API's `INFERMETRICS_SetLogCallback`). Never stdout.
-use std::io::Write;
+//!
+//! A line goes to fd 2 in one `write(2)`, not through Rust's `stderr()`, whose lock a forked
+//! child could inherit held; the sink's lock is taken inside the fork gate.
 use std::sync::{Arc, RwLock};
+
+use super::fork;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -26,22 +30,31 @@ static SINK: RwLock<Option<Arc<Sink>>> = RwLock::new(None);
 
 /// Replaces the sink; `None` goes back to stderr.
 pub fn set_sink(sink: Option<Sink>) {
-    *SINK.write().unwrap_or_else(|p| p.into_inner()) = sink.map(Arc::new);
+    *fork::write(&SINK) = sink.map(Arc::new);
 }
 
 pub fn log(level: Level, message: &str) {
     // clone the sink out of the lock, so a sink may log or replace the sink itself
-    let sink = SINK.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let sink = fork::read(&SINK).clone();
     match sink {
         Some(sink) => sink(level, message),
         None => {
-            // a closed or broken stderr must not take the host down: ignore write errors
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "infermetrics: {}: {}",
-                level.as_str(),
-                message
-            );
+            let line = format!("infermetrics: {}: {}\n", level.as_str(), message);
+            let mut rest = line.as_bytes();
+            // a closed or broken stderr must not take the host down: give up on any error
+            while !rest.is_empty() {
+                // SAFETY: writes `rest.len()` bytes from a live buffer to fd 2
+                let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+                if n <= 0 {
+                    if n < 0
+                        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                    {
+                        continue;
+                    }
+                    break;
+                }
+                rest = &rest[n as usize..];
+            }
         }
     }
 }

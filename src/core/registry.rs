@@ -3,12 +3,75 @@
 //! Families are never unregistered (as in Triton): a name's kind and first description are
 //! fixed for the life of the process; a family with no series is simply not printed.
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 
 use super::error::{Error, Result};
 use super::family::{Family, FamilyHandle};
+use super::fork;
+use super::log;
 use super::names::check_metric_name;
+use super::text;
 use super::Kind;
+
+/// The environment variable that sets (and overrides) the per-family series limit.
+pub const MAX_SERIES_ENV: &str = "INFERMETRICS_MAX_SERIES_PER_FAMILY";
+
+static MAX_SERIES: AtomicU64 = AtomicU64::new(0);
+/// Set when the limit came from the environment, which then wins over the C call.
+static MAX_SERIES_FROM_ENV: AtomicU64 = AtomicU64::new(0);
+static MAX_SERIES_ENV_READ: Once = Once::new();
+
+fn read_max_series_env() {
+    MAX_SERIES_ENV_READ.call_once(|| {
+        let Ok(v) = std::env::var(MAX_SERIES_ENV) else {
+            return;
+        };
+        match v.trim().parse::<u64>() {
+            Ok(n) => {
+                MAX_SERIES.store(n, Ordering::Relaxed);
+                MAX_SERIES_FROM_ENV.store(1, Ordering::Relaxed);
+                log::info(&format!(
+                    "{}={}: at most {} series per metric family{}",
+                    MAX_SERIES_ENV,
+                    v,
+                    n,
+                    if n == 0 { " (0: no limit)" } else { "" }
+                ));
+            }
+            Err(_) => log::warn(&format!(
+                "{}='{}' is not a number of series; ignored (no limit unless set by code)",
+                MAX_SERIES_ENV, v
+            )),
+        }
+    });
+}
+
+/// The per-family series limit in force (0: none, the default, as in Triton).
+#[inline]
+pub fn max_series_per_family() -> u64 {
+    read_max_series_env();
+    MAX_SERIES.load(Ordering::Relaxed)
+}
+
+/// Sets the per-family series limit (0: none). The environment variable, when set, wins:
+/// then this call changes nothing and logs so.
+pub fn set_max_series_per_family(limit: u64) {
+    read_max_series_env();
+    if MAX_SERIES_FROM_ENV.load(Ordering::Relaxed) != 0 {
+        log::info(&format!(
+            "series limit {} from code ignored: {} is set and wins ({} series)",
+            limit,
+            MAX_SERIES_ENV,
+            MAX_SERIES.load(Ordering::Relaxed)
+        ));
+        return;
+    }
+    MAX_SERIES.store(limit, Ordering::Relaxed);
+}
+
+/// Name of the self-metric counting creations refused by the series limit.
+pub const REJECTED_FAMILY: &str = "nv_metric_series_rejected_total";
 
 #[derive(Default)]
 pub struct Registry {
@@ -35,7 +98,7 @@ impl Registry {
     /// Opens (creating on first use) the family `name` of `kind` and returns a new handle on it.
     pub fn family(&self, kind: Kind, name: &str, help: &str) -> Result<FamilyHandle> {
         check_metric_name(name)?;
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = fork::lock(&self.inner);
         if let Some(f) = inner.by_name.get(name) {
             if f.kind() != kind {
                 return Err(Error::invalid_arg(format!(
@@ -55,28 +118,36 @@ impl Registry {
 
     /// Looks a family up by name (not for hot paths).
     pub fn get(&self, name: &str) -> Option<Arc<Family>> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_name
-            .get(name)
-            .cloned()
+        fork::lock(&self.inner).by_name.get(name).cloned()
     }
 
     /// Renders every non-empty family: counters, then gauges, then histograms (Triton's
-    /// order), each kind in registration order. Recording never waits on this: only the
-    /// family being printed has its series map locked, against creation and deletion.
+    /// order), each kind in registration order; then, once the series limit has refused a
+    /// creation, `nv_metric_series_rejected_total{family}`. Recording never waits on this,
+    /// and creation or deletion waits at most for one chunk of a family (see `Family::render`).
     pub fn render(&self, out: &mut String) {
-        let families: Vec<Arc<Family>> = self
-            .inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .order
-            .clone();
+        let families: Vec<Arc<Family>> = fork::lock(&self.inner).order.clone();
         for kind in [Kind::Counter, Kind::Gauge, Kind::Histogram] {
             for f in families.iter().filter(|f| f.kind() == kind) {
                 f.render(out);
             }
+        }
+        let mut header = false;
+        for f in families.iter().filter(|f| f.rejected() > 0) {
+            if f.name() == REJECTED_FAMILY {
+                continue;
+            }
+            if !header {
+                text::push_family_header(
+                    out,
+                    REJECTED_FAMILY,
+                    "Metric creations refused because the family was at its series limit",
+                    "counter",
+                );
+                header = true;
+            }
+            let body = text::render_label_body(&[("family".to_owned(), f.name().to_owned())]);
+            text::push_sample(out, REJECTED_FAMILY, &body, f.rejected() as f64);
         }
     }
 
@@ -103,8 +174,8 @@ mod tests {
     fn exact_identity_no_collisions() {
         let r = Registry::new();
         let f = r.family(Kind::Counter, "c", "help").unwrap();
-        let m1 = f.new_metric(l(&[("a", "ab"), ("b", "c")]), None).unwrap();
-        let m2 = f.new_metric(l(&[("a", "a"), ("b", "bc")]), None).unwrap();
+        let m1 = f.new_metric(&l(&[("a", "ab"), ("b", "c")]), None).unwrap();
+        let m2 = f.new_metric(&l(&[("a", "a"), ("b", "bc")]), None).unwrap();
         m1.series().increment(1.0).unwrap();
         assert_eq!(m2.series().value().unwrap(), 0.0);
         assert_eq!(f.family().series_count(), 2);
@@ -116,8 +187,8 @@ mod tests {
         let f1 = r.family(Kind::Gauge, "g", "first").unwrap();
         let f2 = r.family(Kind::Gauge, "g", "second").unwrap();
         assert_eq!(f2.family().help(), "first");
-        let m1 = f1.new_metric(l(&[("x", "1")]), None).unwrap();
-        let m2 = f2.new_metric(l(&[("x", "1")]), None).unwrap();
+        let m1 = f1.new_metric(&l(&[("x", "1")]), None).unwrap();
+        let m2 = f2.new_metric(&l(&[("x", "1")]), None).unwrap();
         m1.series().set(7.5).unwrap();
         assert_eq!(m2.series().value().unwrap(), 7.5);
         drop(m1);
@@ -135,7 +206,7 @@ mod tests {
             histogram_buckets: Some(vec![0.1, 1.0, 2.5, 5.0, 10.0]),
         };
         let m = f
-            .new_metric(l(&[("example2", "l2"), ("example1", "l1")]), Some(&args))
+            .new_metric(&l(&[("example2", "l2"), ("example1", "l1")]), Some(&args))
             .unwrap();
         for v in [0.05, 1.5, 6.0] {
             m.series().observe(v).unwrap();
@@ -151,12 +222,55 @@ h_bucket{example1=\"l1\",example2=\"l2\",le=\"+Inf\"} 3\n\
 h_sum{example1=\"l1\",example2=\"l2\"} 7.55\n\
 h_count{example1=\"l1\",example2=\"l2\"} 3\n";
         assert_eq!(t, expect);
-        assert!(f.new_metric(l(&[("le", "1")]), Some(&args)).is_err());
+        assert!(f.new_metric(&l(&[("le", "1")]), Some(&args)).is_err());
         assert!(f
-            .new_metric(l(&[("a", "1"), ("a", "2")]), Some(&args))
+            .new_metric(&l(&[("a", "1"), ("a", "2")]), Some(&args))
             .is_err());
         assert!(f.check_can_delete().is_err());
         drop(m);
         assert!(f.check_can_delete().is_ok());
+    }
+
+    #[test]
+    fn empty_label_value_is_absent() {
+        let r = Registry::new();
+        let f = r.family(Kind::Gauge, "el", "h").unwrap();
+        let a = f.new_metric(&l(&[("a", "")]), None).unwrap();
+        let b = f.new_metric(&[] as &[(&str, &str)], None).unwrap();
+        let c = f.new_metric(&l(&[("a", ""), ("b", "x")]), None).unwrap();
+        let d = f.new_metric(&l(&[("b", "x")]), None).unwrap();
+        a.series().set(3.0).unwrap();
+        assert_eq!(b.series().value().unwrap(), 3.0);
+        c.series().set(4.0).unwrap();
+        assert_eq!(d.series().value().unwrap(), 4.0);
+        assert_eq!(f.family().series_count(), 2);
+        assert_eq!(
+            r.render_to_string(),
+            "# HELP el h\n# TYPE el gauge\nel 3\nel{b=\"x\"} 4\n"
+        );
+        // a name given twice is still an error, even when one value is empty
+        assert!(f.new_metric(&l(&[("a", ""), ("a", "y")]), None).is_err());
+    }
+
+    #[test]
+    fn chunked_render_prints_every_series_once_in_order() {
+        let r = Registry::new();
+        let f = r.family(Kind::Counter, "many", "").unwrap();
+        let n = crate::core::family::RENDER_CHUNK * 3 + 7;
+        let ms: Vec<_> = (0..n)
+            .map(|i| {
+                f.new_metric(&l(&[("id", &format!("{:06}", i))]), None)
+                    .unwrap()
+            })
+            .collect();
+        let t = r.render_to_string();
+        let lines: Vec<&str> = t.lines().filter(|x| !x.starts_with('#')).collect();
+        assert_eq!(lines.len(), n);
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(*line, format!("many{{id=\"{:06}\"}} 0", i));
+        }
+        assert_eq!(t.matches("# TYPE many counter").count(), 1);
+        drop(ms);
+        assert_eq!(r.render_to_string(), "");
     }
 }

@@ -10,7 +10,7 @@ pub struct INFERMETRICS_MetricArgs {
     _private: [u8; 0],
 }
 
-castable!(INFERMETRICS_MetricArgs => MetricArgs, 0x494d_4152_4730_0004);
+castable!(INFERMETRICS_MetricArgs => MetricArgs, 4);
 
 /// Creates empty metric args (set to no kind).
 ///
@@ -23,7 +23,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricArgsNew(
     guard("INFERMETRICS_MetricArgsNew", || {
         // check the out-pointer before allocating: `*place? = value` evaluates value first
         let out = try_out(args, "args")?;
-        *out = to_raw(MetricArgs::default());
+        *out = to_raw(MetricArgs::default())?;
         Ok(())
     })
 }

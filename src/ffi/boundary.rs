@@ -3,7 +3,8 @@
 //! Every exported function's body runs inside [`guard`] (or [`guard_or`] for the few calls
 //! that return no error object), so a panic becomes an INTERNAL error and never unwinds into
 //! C. Every pointer goes through one of the `try_*` helpers below before it is used; nothing
-//! else in `src/ffi` dereferences a raw pointer or calls `Box::from_raw`.
+//! else in `src/ffi` dereferences a raw pointer. Object handles are checked by
+//! [`super::handle`] (generation-checked slots, never raw addresses), re-exported here.
 use std::any::Any;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -44,83 +45,7 @@ pub(crate) fn null_arg(arg: &str) -> Error {
     Error::invalid_arg(format!("argument '{}' is NULL", arg))
 }
 
-/// A C-visible opaque type backed by a Rust value in a tagged box.
-///
-/// The tag is checked on every use and cleared on delete, so passing a deleted handle, or a
-/// handle of another type, usually gives INVALID_ARG instead of undefined behaviour (usually:
-/// reading freed memory cannot be made fully safe; the tag catches the common mistakes).
-pub(crate) trait Castable {
-    type Rust;
-    const TAG: u64;
-    /// What the object is called in messages, e.g. "INFERMETRICS_Metric".
-    const WHAT: &'static str;
-}
-
-/// Ties an opaque C type to the Rust value behind it: `castable!(CType => RustType, tag)`.
-macro_rules! castable {
-    ($c:ident => $rust:ty, $tag:expr) => {
-        impl $crate::ffi::boundary::Castable for $c {
-            type Rust = $rust;
-            const TAG: u64 = $tag;
-            const WHAT: &'static str = stringify!($c);
-        }
-    };
-}
-pub(crate) use castable;
-
-#[repr(C)]
-struct Tagged<T> {
-    tag: u64,
-    value: T,
-}
-
-/// Moves `value` to the heap and returns it as an owned C handle.
-pub(crate) fn to_raw<C: Castable>(value: C::Rust) -> *mut C {
-    Box::into_raw(Box::new(Tagged { tag: C::TAG, value })) as *mut C
-}
-
-unsafe fn tagged<'a, C: Castable>(p: *const C, arg: &str) -> Result<&'a mut Tagged<C::Rust>> {
-    if p.is_null() {
-        return Err(null_arg(arg));
-    }
-    let t = &mut *(p as *mut Tagged<C::Rust>);
-    if std::ptr::read_volatile(&t.tag) != C::TAG {
-        return Err(Error::invalid_arg(format!(
-            "argument '{}' is not a live {} (was it deleted already, or is it another kind of object?)",
-            arg,
-            C::WHAT
-        )));
-    }
-    Ok(t)
-}
-
-/// Borrows the Rust value behind a handle.
-///
-/// # Safety
-/// `p` is NULL or a pointer obtained from [`to_raw`] for the same `C`.
-#[inline(always)]
-pub(crate) unsafe fn try_ref<'a, C: Castable>(p: *const C, arg: &str) -> Result<&'a C::Rust> {
-    tagged(p, arg).map(|t| &t.value)
-}
-
-/// Mutably borrows the Rust value behind a handle (the caller has exclusive use of it).
-///
-/// # Safety
-/// As [`try_ref`].
-pub(crate) unsafe fn try_mut<'a, C: Castable>(p: *mut C, arg: &str) -> Result<&'a mut C::Rust> {
-    tagged(p, arg).map(|t| &mut t.value)
-}
-
-/// Takes ownership back from C: clears the tag and frees the box, returning the value.
-///
-/// # Safety
-/// As [`try_ref`]; after this the handle is dangling.
-pub(crate) unsafe fn try_take<C: Castable>(p: *mut C, arg: &str) -> Result<C::Rust> {
-    let t = tagged(p, arg)?;
-    std::ptr::write_volatile(&mut t.tag, 0);
-    let b = Box::from_raw(t as *mut Tagged<C::Rust>);
-    Ok(b.value)
-}
+pub(crate) use super::handle::{castable, to_raw, try_mut, try_ref, try_take};
 
 /// Checks an out-parameter; write through it only once the call has succeeded.
 ///

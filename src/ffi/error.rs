@@ -1,8 +1,9 @@
 //! `INFERMETRICS_Error`: the error object every fallible call returns.
 use std::ffi::{c_char, CStr, CString};
+use std::sync::OnceLock;
 
 use super::boundary::{castable, guard_or, to_raw, try_ref, try_take};
-use crate::core::{Code, Error};
+use crate::core::{fork, Code, Error};
 
 /// Error codes (Triton's `TRITONSERVER_Error_Code`, same values 0..7).
 #[repr(C)]
@@ -42,16 +43,36 @@ pub(crate) struct ErrorObject {
     message: CString,
 }
 
-castable!(INFERMETRICS_Error => ErrorObject, 0x494d_4552_5230_0001);
+castable!(INFERMETRICS_Error => ErrorObject, 1);
 
 impl INFERMETRICS_Error {
     pub(crate) fn into_raw(e: Error) -> *mut INFERMETRICS_Error {
+        let exhausted = table_full_error();
         let message = CString::new(e.message.replace('\0', "\\0")).unwrap_or_default();
         to_raw::<INFERMETRICS_Error>(ErrorObject {
             code: e.code,
             message,
         })
+        .unwrap_or(exhausted)
     }
+}
+
+/// The error returned when no handle is left for a new error object: one permanent object,
+/// created on first use (before the table can be full), that INFERMETRICS_ErrorDelete keeps.
+fn table_full_error() -> *mut INFERMETRICS_Error {
+    static ERR: OnceLock<usize> = OnceLock::new();
+    if let Some(p) = ERR.get() {
+        return *p as *mut INFERMETRICS_Error;
+    }
+    let _g = fork::gate();
+    *ERR.get_or_init(|| {
+        to_raw::<INFERMETRICS_Error>(ErrorObject {
+            code: Code::Unavailable,
+            message: CString::from(c"no handle left for an error object: too many objects of this library are alive (delete some)"),
+        })
+        .map(|p| p as usize)
+        .unwrap_or(0)
+    }) as *mut INFERMETRICS_Error
 }
 
 /// Creates an error object, as a host or a test may need to hand one around.
@@ -83,7 +104,7 @@ pub unsafe extern "C" fn INFERMETRICS_ErrorNew(
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_ErrorDelete(error: *mut INFERMETRICS_Error) {
     guard_or((), || {
-        if !error.is_null() {
+        if !error.is_null() && error != table_full_error() {
             let _ = try_take(error, "error");
         }
     })

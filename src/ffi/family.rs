@@ -34,7 +34,7 @@ pub struct INFERMETRICS_MetricFamily {
     _private: [u8; 0],
 }
 
-castable!(INFERMETRICS_MetricFamily => FamilyHandle, 0x494d_4641_4d30_0003);
+castable!(INFERMETRICS_MetricFamily => FamilyHandle, 3);
 
 /// Opens the metric family `name`, creating it on first use.
 ///
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricFamilyNew(
         let name = try_str(name, "name")?;
         let description = try_str(description, "description")?;
         let handle = Registry::global().family(kind, name, description)?;
-        *out = to_raw(handle);
+        *out = to_raw(handle)?;
         Ok(())
     })
 }
@@ -101,6 +101,24 @@ pub unsafe extern "C" fn INFERMETRICS_GetMetricFamilyKind(
     guard("INFERMETRICS_GetMetricFamilyKind", || {
         let f = try_ref(family, "family")?;
         *try_out(kind, "kind")? = f.kind().into();
+        Ok(())
+    })
+}
+
+/// Sets the most series one metric family may hold (our extension; Triton has no limit).
+/// Beyond it, INFERMETRICS_MetricNew for a new label set fails with UNAVAILABLE naming the
+/// family and the limit (re-using an existing series still succeeds); the first refusal per
+/// family is logged, and refusals are served as `nv_metric_series_rejected_total{family}`.
+/// Guards a host against unbounded label values (request ids, user names) filling memory.
+/// The environment variable INFERMETRICS_MAX_SERIES_PER_FAMILY, when set, wins over this call
+/// (which then logs that it was ignored). Process-wide; applies to every family at once.
+///
+/// @param limit the most series per family; 0 means no limit (the default).
+/// @return NULL (always succeeds).
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_SetMaxSeriesPerFamily(limit: u64) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_SetMaxSeriesPerFamily", || {
+        crate::core::registry::set_max_series_per_family(limit);
         Ok(())
     })
 }

@@ -6,7 +6,7 @@ use super::args::INFERMETRICS_MetricArgs;
 use super::boundary::{castable, guard, to_raw, try_out, try_ref, try_take};
 use super::error::INFERMETRICS_Error;
 use super::family::{INFERMETRICS_MetricFamily, RawMetricKind};
-use super::parameter::{labels_from_c, INFERMETRICS_Parameter};
+use super::parameter::{with_labels, INFERMETRICS_Parameter};
 use crate::core::MetricHandle;
 
 /// A handle on one series (a family plus a set of label values). Handles made with equal
@@ -16,7 +16,7 @@ pub struct INFERMETRICS_Metric {
     _private: [u8; 0],
 }
 
-castable!(INFERMETRICS_Metric => MetricHandle, 0x494d_4d45_5430_0005);
+castable!(INFERMETRICS_Metric => MetricHandle, 5);
 
 /// Creates (or shares) the series of `family` with these labels. Same as
 /// INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges.
@@ -65,13 +65,13 @@ pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
     guard("INFERMETRICS_MetricNewWithArgs", || {
         let out = try_out(metric, "metric")?;
         let fam = try_ref(family, "family")?;
-        let labels = labels_from_c(labels, label_count)?;
         let args = if args.is_null() {
             None
         } else {
             Some(try_ref(args, "args")?)
         };
-        *out = to_raw(fam.new_metric(labels, args)?);
+        let m = with_labels(labels, label_count, |labels| fam.new_metric(labels, args))?;
+        *out = to_raw(m)?;
         Ok(())
     })
 }
@@ -120,7 +120,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(
     metric: *mut INFERMETRICS_Metric,
     value: f64,
 ) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricIncrement", || {
+    guard("INFERMETRICS_MetricIncrement", move || {
         try_ref(metric, "metric")?.series().increment(value)
     })
 }
@@ -135,7 +135,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricSet(
     metric: *mut INFERMETRICS_Metric,
     value: f64,
 ) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricSet", || {
+    guard("INFERMETRICS_MetricSet", move || {
         try_ref(metric, "metric")?.series().set(value)
     })
 }
@@ -151,7 +151,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricObserve(
     metric: *mut INFERMETRICS_Metric,
     value: f64,
 ) -> *mut INFERMETRICS_Error {
-    guard("INFERMETRICS_MetricObserve", || {
+    guard("INFERMETRICS_MetricObserve", move || {
         try_ref(metric, "metric")?.series().observe(value)
     })
 }

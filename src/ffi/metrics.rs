@@ -32,7 +32,7 @@ pub(crate) struct MetricsObject {
     text: Vec<u8>,
 }
 
-castable!(INFERMETRICS_Metrics => MetricsObject, 0x494d_4d54_5330_0006);
+castable!(INFERMETRICS_Metrics => MetricsObject, 6);
 
 /// Creates a snapshot holder for the process-wide registry; with a server, its GPU, CPU
 /// and pinned-memory series are included too. Nothing is rendered until
@@ -56,7 +56,7 @@ pub unsafe extern "C" fn INFERMETRICS_ServerMetrics(
         *out = to_raw(MetricsObject {
             source,
             text: Vec::new(),
-        });
+        })?;
         Ok(())
     })
 }

@@ -21,6 +21,7 @@ pub mod args;
 mod boundary;
 pub mod error;
 pub mod family;
+mod handle;
 pub mod log;
 pub mod metric;
 pub mod metrics;

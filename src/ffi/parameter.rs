@@ -46,16 +46,19 @@ pub(crate) struct Parameter {
     value: Value,
 }
 
-castable!(INFERMETRICS_Parameter => Parameter, 0x494d_5041_5230_0002);
+castable!(INFERMETRICS_Parameter => Parameter, 2);
 
 impl Parameter {
     /// The (name, value) label pair, or the error naming why this parameter is no label.
-    pub(crate) fn as_label(&self) -> Result<(String, String)> {
+    pub(crate) fn as_label(&self) -> Result<(&str, &str)> {
         let name = bytes_to_str(&self.name, "label name")?;
         match &self.value {
             Value::Str(v) => {
-                let value = bytes_to_str(v, &format!("value of label '{}'", name))?;
-                Ok((name.to_owned(), value.to_owned()))
+                let value = match std::str::from_utf8(v) {
+                    Ok(value) => value,
+                    Err(_) => bytes_to_str(v, &format!("value of label '{}'", name))?,
+                };
+                Ok((name, value))
             }
             _ => Err(Error::invalid_arg(format!(
                 "Parameter [{}] must have a type of INFERMETRICS_PARAMETER_STRING to be added as a label.",
@@ -107,7 +110,10 @@ pub unsafe extern "C" fn INFERMETRICS_ParameterNew(
             }
             t => return refuse(&format!("unknown parameter type {}", t)),
         };
-        to_raw::<INFERMETRICS_Parameter>(Parameter { name, value })
+        match to_raw::<INFERMETRICS_Parameter>(Parameter { name, value }) {
+            Ok(p) => p,
+            Err(e) => refuse(&e.message),
+        }
     })
 }
 
@@ -128,16 +134,30 @@ pub unsafe extern "C" fn INFERMETRICS_ParameterDelete(parameter: *mut INFERMETRI
     })
 }
 
-/// Reads the labels array of MetricNew: `labels` may be NULL when `count` is 0.
-pub(crate) unsafe fn labels_from_c(
+/// Reads the labels array of MetricNew (`labels` may be NULL when `count` is 0) and calls
+/// `f` with the (name, value) pairs borrowed from the parameters: no copy, and no
+/// allocation for up to 16 labels.
+pub(crate) unsafe fn with_labels<R>(
     labels: *const *const INFERMETRICS_Parameter,
     count: u64,
-) -> Result<Vec<(String, String)>> {
+    f: impl FnOnce(&[(&str, &str)]) -> Result<R>,
+) -> Result<R> {
+    const ON_STACK: usize = 16;
     let ptrs = super::boundary::try_slice(labels, count, "labels", 4096)?;
-    let mut out = Vec::with_capacity(ptrs.len());
-    for (i, &p) in ptrs.iter().enumerate() {
-        let param = try_ref(p, &format!("labels[{}]", i))?;
-        out.push(param.as_label()?);
+    let mut stack: [(&str, &str); ON_STACK] = [("", ""); ON_STACK];
+    let mut heap: Vec<(&str, &str)> = Vec::new();
+    let out: &mut [(&str, &str)] = if ptrs.len() <= ON_STACK {
+        &mut stack[..ptrs.len()]
+    } else {
+        heap.resize(ptrs.len(), ("", ""));
+        &mut heap
+    };
+    for (i, (&p, slot)) in ptrs.iter().zip(out.iter_mut()).enumerate() {
+        let param = match try_ref(p, "labels[i]") {
+            Ok(param) => param,
+            Err(_) => try_ref(p, &format!("labels[{}]", i))?,
+        };
+        *slot = param.as_label()?;
     }
-    Ok(out)
+    f(out)
 }

@@ -25,7 +25,7 @@ pub(crate) struct Options {
     env: EnvOverrides,
 }
 
-castable!(INFERMETRICS_ServerOptions => Options, 0x494d_534f_5030_0007);
+castable!(INFERMETRICS_ServerOptions => Options, 7);
 
 /// A running metrics server: a bound socket serving GET /metrics, plus collector threads.
 /// Owned by the caller; free with INFERMETRICS_ServerDelete.
@@ -33,7 +33,7 @@ pub struct INFERMETRICS_Server {
     _private: [u8; 0],
 }
 
-castable!(INFERMETRICS_Server => Server, 0x494d_5352_5630_0008);
+castable!(INFERMETRICS_Server => Server, 8);
 
 /// Creates server options with the defaults, then reads the environment overrides
 /// INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS and
@@ -53,7 +53,7 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsNew(
         *out = to_raw(Options {
             config: ServerConfig::default(),
             env,
-        });
+        })?;
         Ok(())
     })
 }
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn INFERMETRICS_ServerNew(
         let o = try_ref(options, "options")?;
         let mut config = o.config.clone();
         o.env.apply(&mut config);
-        *out = to_raw(Server::start(&config)?);
+        *out = to_raw(Server::start(&config)?)?;
         Ok(())
     })
 }

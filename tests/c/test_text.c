@@ -26,7 +26,9 @@ static void test_label_value_escaping(void)
   CHECK_LINE(text, "text_escape{path=\"two\\nlines\"} 3");
   CHECK_LINE(text, "text_escape{path=\"a\\\\b\\\"c\\nd\"} 4");
   CHECK_LINE(text, "text_escape{path=\"h\xc3\xa9llo \xe2\x82\xac {x=1},'q'\"} 5"); /* UTF-8 as is */
-  CHECK_LINE(text, "text_escape{path=\"\"} 6");
+  /* an empty label value is an absent label (Prometheus's rule): printed without braces */
+  CHECK_LINE(text, "text_escape 6");
+  CHECK(strstr(text, "path=\"\"") == NULL);
   free(text);
   OK(INFERMETRICS_MetricDelete(m1));
   OK(INFERMETRICS_MetricDelete(m2));
