@@ -30,7 +30,7 @@ use std::ptr::{null, null_mut};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 
-use imfuzz::api::{expect, fails, ok, INTERNAL, INVALID_ARG, UNKNOWN, UNSUPPORTED};
+use imfuzz::api::{self, expect, fails, ok, INTERNAL, INVALID_ARG, UNKNOWN, UNSUPPORTED};
 use imfuzz::rules::{self, Key};
 use imfuzz::{cstring, prom, same_f64, Registered, COUNTER, GAUGE, HISTOGRAM};
 use infermetrics::ffi::args::*;
@@ -42,6 +42,8 @@ use infermetrics::ffi::parameter::*;
 use infermetrics::ffi::server::*;
 
 const NAMES: usize = 12;
+/// The library's own family for refused creations; a user may register the same name.
+const REJECTED: &str = "nv_metric_series_rejected_total";
 const LABEL_NAMES: [&[u8]; 8] = [b"a", b"b", b"model", b"le", b"_x", b"", b"__r", b"9x"];
 const LABEL_VALUES: [&[u8]; 6] = [b"", b"x", b"y", b"\"\\\n", b"le", "\u{e9}\u{2603}".as_bytes()];
 
@@ -96,7 +98,7 @@ impl Num {
 
 #[derive(Arbitrary, Debug)]
 enum FamName {
-    /// `fz_<i % 12>`
+    /// `fz_<i % 13>`, or the library's own `nv_metric_series_rejected_total` for 12
     Index(u8),
     /// fuzzed bytes, made invalid if they happen to form a valid name
     Invalid(Vec<u8>),
@@ -110,6 +112,9 @@ enum Type {
     Metric,
     Error,
 }
+
+/// The handle type a call expects, where no table of the target holds that type.
+const OTHER: Option<Type> = None;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Call {
@@ -133,6 +138,10 @@ enum Call {
     ServerDelete,
     ServerOptionsSetPort,
     ServerOptionsDelete,
+    ErrorCode,
+    ErrorMessage,
+    ErrorCodeString,
+    ErrorDelete,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -157,6 +166,8 @@ enum Op {
     Forged { bits: u64, call: Call },
     Null(u8),
     ErrorNew { code: u32, msg: Option<Bytes> },
+    /// INFERMETRICS_SetMaxSeriesPerFamily(i % 4): 0 (no limit), 1, 2 or 3 series per family
+    SetMaxSeries(u8),
 }
 
 struct ParamSlot {
@@ -204,7 +215,14 @@ struct State {
     args: Vec<ArgsSlot>,
     metrics: Vec<MetricSlot>,
     series: HashMap<(String, Key), SeriesModel>,
+    /// the per-family series limit in force (0: none)
+    limit: u64,
 }
+
+/// Creations refused by the series limit, per family, since the process started (the
+/// library serves them as nv_metric_series_rejected_total{family}).
+static REJECTIONS: std::sync::Mutex<std::collections::BTreeMap<String, u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 fn stale_enabled() -> bool {
     !rules::legacy()
@@ -262,7 +280,8 @@ impl State {
         let k = kind % 4;
         let raw = if k == 3 { 3 + kind as u32 * 7919 } else { k as u32 };
         let name = match name {
-            FamName::Index(i) => format!("fz_{}", *i as usize % NAMES).into_bytes(),
+            FamName::Index(i) if *i as usize % (NAMES + 1) == NAMES => REJECTED.as_bytes().to_vec(),
+            FamName::Index(i) => format!("fz_{}", *i as usize % (NAMES + 1)).into_bytes(),
             FamName::Invalid(b) => {
                 let b = cstring(b).into_bytes();
                 if rules::valid_metric_name(&b) {
@@ -287,7 +306,16 @@ impl State {
             assert!(h.is_null(), "MetricFamilyNew wrote its out-parameter on error");
             return;
         }
-        ok("MetricFamilyNew", e);
+        if name == REJECTED && Registered::global().get(&name).is_none() {
+            // the library may reserve its own family's name; if it accepts it, the name is
+            // an ordinary family and the output must still be valid
+            if let Err(f) = api::take(e) {
+                assert_eq!(f.code, INVALID_ARG, "MetricFamilyNew({REJECTED}): {}", f.message);
+                return;
+            }
+        } else {
+            ok("MetricFamilyNew", e);
+        }
         assert!(!h.is_null());
         Registered::global().record(&name, raw, std::str::from_utf8(&help).unwrap());
         self.families.push(FamSlot {
@@ -406,6 +434,13 @@ impl State {
             assert!(h.is_null(), "MetricNew wrote its out-parameter on error");
             return;
         };
+        let in_family = self.series.keys().filter(|(n, _)| *n == f.name).count() as u64;
+        if self.limit != 0 && !self.series.contains_key(&(f.name.clone(), key.clone())) && in_family >= self.limit {
+            fails("MetricNewWithArgs over the series limit", api::UNAVAILABLE, e);
+            assert!(h.is_null(), "MetricNew wrote its out-parameter on error");
+            *REJECTIONS.lock().unwrap().entry(f.name.clone()).or_default() += 1;
+            return;
+        }
         ok("MetricNewWithArgs", e);
         assert!(!h.is_null());
         let (family, kind) = (f.name.clone(), f.kind);
@@ -559,7 +594,22 @@ impl State {
         for ((fam, key), s) in &self.series {
             expected.entry(fam.as_str()).or_default().push((key, s));
         }
+        let rejections = REJECTIONS.lock().unwrap().clone();
+        let mut self_metric_seen = false;
         for f in &fams {
+            if f.name == REJECTED && !expected.contains_key(REJECTED) {
+                // the library's own family: one counter per family that had a creation refused
+                assert!(!self_metric_seen, "{REJECTED} printed twice");
+                self_metric_seen = true;
+                assert_eq!(f.kind, "counter");
+                let got: Vec<(Key, f64)> = f.scalars().into_iter().collect();
+                let want: Vec<(Key, f64)> = rejections
+                    .iter()
+                    .map(|(n, c)| (vec![("family".to_owned(), n.clone())], *c as f64))
+                    .collect();
+                assert_eq!(got, want, "{REJECTED}");
+                continue;
+            }
             let rec = Registered::global()
                 .get(&f.name)
                 .unwrap_or_else(|| panic!("rendered family {} was never registered", f.name));
@@ -602,6 +652,11 @@ impl State {
             }
         }
         assert!(expected.is_empty(), "live series not rendered: {:?}", expected.keys());
+        let user_owns_name = self.series.keys().any(|(n, _)| n == REJECTED);
+        assert!(
+            self_metric_seen || rejections.is_empty() || user_owns_name,
+            "creations were refused but {REJECTED} is not served"
+        );
     }
 
     /// A handle of type `from` passed where `call` expects another type.
@@ -625,12 +680,16 @@ impl State {
             },
             Type::Error => (INFERMETRICS_ErrorNew(RawErrorCode(index as u32), c"x".as_ptr()) as usize, true),
         };
-        let expected_type = call_type(call);
-        if matches!((from, expected_type), (Type::Param, Type::Param) | (Type::Family, Type::Family)
-            | (Type::Args, Type::Args) | (Type::Metric, Type::Metric))
-        {
-            // not a wrong type: that is covered by the ordinary operations
-        } else {
+        let same = matches!(
+            (from, call_type(call)),
+            (Type::Param, Some(Type::Param))
+                | (Type::Family, Some(Type::Family))
+                | (Type::Args, Some(Type::Args))
+                | (Type::Metric, Some(Type::Metric))
+                | (Type::Error, Some(Type::Error))
+        );
+        // the same type is not a wrong type: the ordinary operations cover it
+        if !same {
             self.bad_handle_call(raw, call);
         }
         if error_obj {
@@ -693,6 +752,23 @@ impl State {
             Call::ServerDelete => INFERMETRICS_ServerDelete(raw as _),
             Call::ServerOptionsSetPort => INFERMETRICS_ServerOptionsSetPort(raw as _, 1),
             Call::ServerOptionsDelete => INFERMETRICS_ServerOptionsDelete(raw as _),
+            Call::ErrorCode => {
+                assert_eq!(INFERMETRICS_ErrorCode(raw as _).0, UNKNOWN, "{what}");
+                return;
+            }
+            Call::ErrorMessage => {
+                assert_eq!(CStr::from_ptr(INFERMETRICS_ErrorMessage(raw as _)).to_bytes(), b"", "{what}");
+                return;
+            }
+            Call::ErrorCodeString => {
+                assert_eq!(CStr::from_ptr(INFERMETRICS_ErrorCodeString(raw as _)).to_bytes(), b"Unknown", "{what}");
+                return;
+            }
+            Call::ErrorDelete => {
+                // must not delete the object behind it (later operations would notice)
+                INFERMETRICS_ErrorDelete(raw as _);
+                return;
+            }
         };
         fails(&what, INVALID_ARG, e);
     }
@@ -869,29 +945,35 @@ impl State {
                 self.param_delete(i);
             }
         }
+        ok("SetMaxSeriesPerFamily(0)", INFERMETRICS_SetMaxSeriesPerFamily(0));
+        self.limit = 0;
+        // every series is gone: only the library's own family may remain
+        self.render();
         let text = render_text();
+        let fams = prom::parse(&text).unwrap();
         assert!(
-            text.is_empty(),
+            fams.iter().all(|f| f.name == REJECTED),
             "registry not empty after every metric was deleted:\n{}",
             String::from_utf8_lossy(&text)
         );
     }
 }
 
-/// Which handle type a call expects.
-fn call_type(c: Call) -> Type {
+/// Which handle type a call expects (None: a type no table holds, metrics holders, servers
+/// and server options).
+fn call_type(c: Call) -> Option<Type> {
     match c {
         Call::MetricIncrement
         | Call::MetricSet
         | Call::MetricObserve
         | Call::MetricValue
         | Call::MetricKind
-        | Call::MetricDelete => Type::Metric,
-        Call::FamilyKind | Call::FamilyDelete | Call::MetricNewFamily => Type::Family,
-        Call::MetricNewLabel | Call::ParamDelete => Type::Param,
-        Call::MetricNewArgs | Call::ArgsSet | Call::ArgsDelete => Type::Args,
-        // no table holds these types: every handle from the tables is of the wrong type
-        _ => Type::Error,
+        | Call::MetricDelete => Some(Type::Metric),
+        Call::FamilyKind | Call::FamilyDelete | Call::MetricNewFamily => Some(Type::Family),
+        Call::MetricNewLabel | Call::ParamDelete => Some(Type::Param),
+        Call::MetricNewArgs | Call::ArgsSet | Call::ArgsDelete => Some(Type::Args),
+        Call::ErrorCode | Call::ErrorMessage | Call::ErrorCodeString | Call::ErrorDelete => Some(Type::Error),
+        _ => OTHER,
     }
 }
 
@@ -992,6 +1074,10 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
                 Op::Null(c) => s.null_case(*c),
                 Op::ErrorNew { code, msg } => s.error_new(*code, msg),
+                Op::SetMaxSeries(i) => {
+                    s.limit = [0, 1, 2, 3][*i as usize % 4];
+                    ok("SetMaxSeriesPerFamily", INFERMETRICS_SetMaxSeriesPerFamily(s.limit));
+                }
             }
         }
         s.render();

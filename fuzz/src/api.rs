@@ -9,6 +9,7 @@ use infermetrics::ffi::error::{
 pub const UNKNOWN: u32 = 0;
 pub const INTERNAL: u32 = 1;
 pub const INVALID_ARG: u32 = 3;
+pub const UNAVAILABLE: u32 = 4;
 pub const UNSUPPORTED: u32 = 5;
 
 const CODE_TEXTS: [&str; 8] = [
