@@ -298,9 +298,19 @@ pub trait Backend: Send {
     /// Adds the samples of every GPU's fast fields to `out`. False when the source failed as
     /// a whole (`nv_collector_success`); a source that is simply absent is not a failure.
     fn sample(&mut self, out: &mut Samples) -> bool;
-    /// Adds `(gpu_uuid label body, joules)` for every GPU with an energy counter: the raw
-    /// cumulative reading, from any origin (the collector serves increases from server start).
-    fn energy(&mut self, out: &mut Vec<(String, f64)>) -> bool;
+    /// Adds one [`Energy`] reading for every GPU with an energy counter.
+    fn energy(&mut self, out: &mut Vec<Energy>) -> bool;
+}
+
+/// One reading of a GPU's cumulative energy counter, in the counter's own integer unit and from
+/// any origin: the collector serves the increases since the server started, in joules.
+pub struct Energy {
+    /// `gpu_uuid="..."`.
+    pub body: String,
+    /// The counter (mJ for NVML, µJ for hwmon).
+    pub raw: u64,
+    /// Counter units per joule (1000 for mJ, 1e6 for µJ).
+    pub per_joule: f64,
 }
 
 /// The fast fields of every GPU of every vendor that is on.
@@ -313,9 +323,9 @@ pub struct GpuCollector {
 /// The energy counter of every GPU (a slow NVML call), on its own thread.
 pub struct GpuEnergyCollector {
     backends: Vec<Box<dyn Backend>>,
-    readings: Vec<(String, f64)>,
-    /// Per label body: (last raw reading, joules counted since the server started).
-    counters: HashMap<String, (f64, f64)>,
+    readings: Vec<Energy>,
+    /// Per label body: (last raw reading, raw units counted since the server started).
+    counters: HashMap<String, (u64, u64)>,
     ok: bool,
 }
 
@@ -389,17 +399,18 @@ impl Collector for GpuEnergyCollector {
         }
         self.ok = ok;
         let mut t = String::new();
-        for (body, raw) in &self.readings {
+        for e in &self.readings {
             let (last, total) = self
                 .counters
-                .entry(body.clone())
-                .or_insert((*raw, 0.0));
+                .entry(e.body.clone())
+                .or_insert((e.raw, 0));
             // a counter that went backwards (driver reload) restarts the baseline
-            if *raw >= *last {
-                *total += *raw - *last;
+            if e.raw >= *last {
+                *total += e.raw - *last;
             }
-            *last = *raw;
-            text::push_sample(&mut t, ENERGY.name, body, *total);
+            *last = e.raw;
+            // integer units divided once: 250000000 µJ is exactly 250 J
+            text::push_sample(&mut t, ENERGY.name, &e.body, *total as f64 / e.per_joule);
         }
         if t.is_empty() {
             return Vec::new();
@@ -480,7 +491,7 @@ mod tests {
 
     #[test]
     fn energy_counts_increases_from_the_first_reading() {
-        struct Fixed(Vec<f64>);
+        struct Fixed(Vec<u64>);
         impl Backend for Fixed {
             fn vendor(&self) -> Vendor {
                 Vendor::Intel
@@ -488,13 +499,17 @@ mod tests {
             fn sample(&mut self, _: &mut Samples) -> bool {
                 true
             }
-            fn energy(&mut self, out: &mut Vec<(String, f64)>) -> bool {
-                out.push((uuid_body("X"), self.0.remove(0)));
+            fn energy(&mut self, out: &mut Vec<Energy>) -> bool {
+                out.push(Energy {
+                    body: uuid_body("X"),
+                    raw: self.0.remove(0),
+                    per_joule: 1e6,
+                });
                 true
             }
         }
         let mut c = GpuEnergyCollector {
-            backends: vec![Box::new(Fixed(vec![100.0, 150.5, 10.0, 12.0]))],
+            backends: vec![Box::new(Fixed(vec![123456789, 173956789, 10, 2000010]))],
             readings: Vec::new(),
             counters: HashMap::new(),
             ok: false,

@@ -25,7 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{labels, uuid_body, Backend, Fam, Info, Samples, Vendor};
+use super::{labels, uuid_body, Backend, Energy, Fam, Info, Samples, Vendor};
 use crate::collect::sysfs::{read_into, Roots};
 use crate::core::log;
 
@@ -179,11 +179,19 @@ impl Backend for Drm {
         true
     }
 
-    fn energy(&mut self, out: &mut Vec<(String, f64)>) -> bool {
+    fn energy(&mut self, out: &mut Vec<Energy>) -> bool {
         self.scan_if_due();
         for c in &self.cards {
-            if let Some(j) = read_num(&c.energy, &mut self.buf) {
-                out.push((c.body.clone(), j));
+            let Some(src) = &c.energy else { continue };
+            if read_into(&src.path, &mut self.buf).is_err() {
+                continue;
+            }
+            if let Ok(uj) = self.buf.trim().parse::<u64>() {
+                out.push(Energy {
+                    body: c.body.clone(),
+                    raw: uj,
+                    per_joule: 1e6,
+                });
             }
         }
         true

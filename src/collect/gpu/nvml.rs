@@ -44,7 +44,7 @@ use nvml_wrapper::structs::device::FieldId;
 use nvml_wrapper::{Device, Nvml};
 use nvml_wrapper_sys::bindings::{nvmlGpmSample_t, nvmlReturn_t};
 
-use super::{labels, uuid_body, Backend, Fam, Info, Samples, Vendor};
+use super::{labels, uuid_body, Backend, Energy, Fam, Info, Samples, Vendor};
 use crate::core::{fork, log};
 
 /// How long after a failure NVML is asked again.
@@ -521,10 +521,14 @@ impl Backend for NvmlBackend {
         true
     }
 
-    fn energy(&mut self, out: &mut Vec<(String, f64)>) -> bool {
+    fn energy(&mut self, out: &mut Vec<Energy>) -> bool {
         self.for_each(|_, dev, gpu| {
             if let Some(mj) = gpu.read(Field::Energy, || dev.total_energy_consumption()) {
-                out.push((gpu.body.clone(), mj as f64 * 0.001));
+                out.push(Energy {
+                    body: gpu.body.clone(),
+                    raw: mj,
+                    per_joule: 1000.0,
+                });
             }
         })
         .is_some()
