@@ -41,6 +41,13 @@ else
   echo "   (libinfermetrics.so has no INFERMETRICS_ServerNew yet: bench_http skipped)"
 fi
 
+HAVE_GPU=0
+if [ "$HAVE_SERVER" = 1 ] && grep -q ' INFERMETRICS_ServerOptionsSetGpuVendor$' <<<"$SYMS"; then
+  HAVE_GPU=1
+  FAKE_NVML="$(bash "$ROOT/tests/fake_nvml/build.sh" "$OUT/fake_nvml")"
+  gcc "${CFLAGS[@]}" "$ROOT/benches/bench_gpu.c" -o "$OUT/bench_gpu" "${LDFLAGS[@]}" -ldl
+fi
+
 HAVE_PROMCPP=0
 if [ -f /usr/include/prometheus/text_serializer.h ] && [ -f /usr/include/prometheus/exposer.h ]; then
   HAVE_PROMCPP=1
@@ -63,6 +70,8 @@ run "bench_record (infermetrics)" "$OUT/bench_record"
 # BENCH_CHURN_SERIES (1000000) series in one family; MetricNew/Delete latency with a render loop
 run "bench_churn (MetricNew/MetricDelete while a huge family renders)" "$OUT/bench_churn"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp http (prometheus-cpp Exposer)" "$OUT/bench_promcpp" http
+# 8 fake GPUs, every group on: NVML calls and collector CPU per interval; no NVML call per scrape
+[ "$HAVE_GPU" = 1 ] && run "bench_gpu (GPU collector, 8 fake GPUs)" "$OUT/bench_gpu" "$FAKE_NVML"
 
 # Optional cross-check of the HTTP throughput with an independent load generator (apt: wrk).
 wrk_check() { # wrk_check IMPL CMD...  (CMD serves 100 series and prints "PORT n")
@@ -140,5 +149,13 @@ awk -F'\t' '
       printf "%-38s %s\n", "server CPU, % of a core (idle, 2 s)", cell("infermetrics", "collector_cpu_pct", "")
       printf "%-38s %s\n", "  collector threads only, % of a core", cell("infermetrics", "collectors_only_cpu_pct", "")
       printf "%-38s %s\n", "  collector threads, ms per interval", cell("infermetrics", "collectors_only_ms_per_interval", "")
+    }
+    if ("infermetrics,gpu_calls_per_interval" in v) {
+      printf "\n%-38s %18s\n", "GPU collector, 8 fake GPUs, all groups", "infermetrics"
+      printf "%-38s %s\n", "NVML calls per interval", cell("infermetrics", "gpu_calls_per_interval", "")
+      printf "%-38s %s\n", "CPU ms per interval (fast + energy)", cell("infermetrics", "gpu_cpu_ms_per_interval", "")
+      printf "%-38s %s\n", "XID thread CPU ms per second", cell("infermetrics", "gpu_xid_cpu_ms_per_s", "")
+      printf "%-38s %s  < 0.1 %%: %s\n", "% of a core at the 2 s interval", cell("infermetrics", "gpu_cpu_pct_at_2s", ""), verdict(v["infermetrics,gpu_cpu_pct_at_2s"] < 0.1)
+      printf "%-38s %s  == 0: %s\n", "NVML calls per 1000 scrapes", cell("infermetrics", "gpu_nvml_calls_per_1000_scrapes", ""), verdict(v["infermetrics,gpu_nvml_calls_per_1000_scrapes"] == 0)
     }
   }' "$OUT/results.txt"

@@ -242,7 +242,7 @@ const NVML_SUCCESS: nvmlReturn_t = 0;
 /// The distinct `xid` values counted per GPU; later new codes count under `xid="other"`.
 pub const MAX_XIDS: usize = 32;
 /// How long one wait of the XID thread lasts (and so how soon it notices a stop).
-const XID_WAIT_MS: u32 = 100;
+const XID_WAIT_MS: u32 = 200;
 
 /// A GPM sample kept from one tick to the next (its NVML handle, freed on drop).
 struct GpmPrev {
@@ -882,7 +882,7 @@ impl XidWatcher {
         let shared = Arc::new(XidShared::default());
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
-            .name("infermetrics-gpu-xid".into())
+            .name("infermetrics-xid".into())
             .spawn(move || watch_xids(nvml, s));
         match thread {
             Ok(t) => Some(XidWatcher {
