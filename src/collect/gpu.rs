@@ -400,10 +400,7 @@ impl Collector for GpuEnergyCollector {
         self.ok = ok;
         let mut t = String::new();
         for e in &self.readings {
-            let (last, total) = self
-                .counters
-                .entry(e.body.clone())
-                .or_insert((e.raw, 0));
+            let (last, total) = self.counters.entry(e.body.clone()).or_insert((e.raw, 0));
             // a counter that went backwards (driver reload) restarts the baseline
             if e.raw >= *last {
                 *total += e.raw - *last;
@@ -468,7 +465,11 @@ mod tests {
         let f = s.take();
         assert_eq!(
             f.iter().map(|f| f.name).collect::<Vec<_>>(),
-            ["nv_gpu_utilization", "nv_gpu_temperature", "nv_gpu_fan_speed_ratio"]
+            [
+                "nv_gpu_utilization",
+                "nv_gpu_temperature",
+                "nv_gpu_fan_speed_ratio"
+            ]
         );
         assert!(f[2]
             .text

@@ -365,11 +365,16 @@ fn card(roots: &Roots, vendor: Vendor, n: u32, dir: &Path) -> Option<Card> {
     let name = text(&dev.join("product_name")).unwrap_or_else(|| {
         format!(
             "{} GPU {}",
-            if vendor == Vendor::Amd { "AMD" } else { "Intel" },
+            if vendor == Vendor::Amd {
+                "AMD"
+            } else {
+                "Intel"
+            },
             device_id
         )
     });
-    let version = text(&roots.sys(&format!("module/{}/version", drv))).unwrap_or_else(kernel_release);
+    let version =
+        text(&roots.sys(&format!("module/{}/version", drv))).unwrap_or_else(kernel_release);
     let info = Info {
         uuid: &uuid,
         index: n.to_string(),

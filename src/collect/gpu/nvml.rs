@@ -171,7 +171,8 @@ enum Field {
     Reasons,
     EccCorrected,
     EccUncorrected,
-    FieldValues,
+    /// The batched `nvmlDeviceGetFieldValues` call (row remapping, PCIe bytes).
+    Batched,
     RemapRaw,
     Replays,
     Encoder,
@@ -574,8 +575,16 @@ fn discover(dev: &Device, gpu: &mut Gpu, driver: &str) {
     // SAFETY (raw!): a live handle of this NVML
     let h = unsafe { dev.handle() };
     let mut mask = 0u64;
-    let rc = raw!(dev.nvml(), nvmlDeviceGetSupportedClocksEventReasons(h, &mut mask))
-        .or_else(|| raw!(dev.nvml(), nvmlDeviceGetSupportedClocksThrottleReasons(h, &mut mask)));
+    let rc = raw!(
+        dev.nvml(),
+        nvmlDeviceGetSupportedClocksEventReasons(h, &mut mask)
+    )
+    .or_else(|| {
+        raw!(
+            dev.nvml(),
+            nvmlDeviceGetSupportedClocksThrottleReasons(h, &mut mask)
+        )
+    });
     if rc != Some(NVML_SUCCESS) {
         mask = u64::MAX;
     }
@@ -626,7 +635,7 @@ fn sample_gpu(n: &Shared, dev: &Device, gpu: &mut Gpu, own_pid: Option<u32>, out
     }
     sample_reasons(n, dev, gpu, out);
     for (k, (policy, _)) in VIOLATIONS.iter().enumerate() {
-        if let Some(v) = gpu.read(VIOLATION_FIELDS[k], || dev.violation_status(policy.clone())) {
+        if let Some(v) = gpu.read(VIOLATION_FIELDS[k], || dev.violation_status(*policy)) {
             out.push(
                 Fam::ClockEventSeconds,
                 &gpu.violations[k],
@@ -706,7 +715,7 @@ fn sample_fields(n: &Nvml, dev: &Device, gpu: &mut Gpu, out: &mut Samples) {
     let mut remap: [Option<f64>; 4] = [None; 4];
     if !gpu.fields.is_empty() {
         let ids = gpu.fields.clone();
-        match gpu.read(Field::FieldValues, || dev.field_values_for(&ids)) {
+        match gpu.read(Field::Batched, || dev.field_values_for(&ids)) {
             Some(results) => {
                 for (id, r) in ids.iter().zip(results) {
                     let v = match r.map(|s| s.value) {
@@ -728,7 +737,7 @@ fn sample_fields(n: &Nvml, dev: &Device, gpu: &mut Gpu, out: &mut Samples) {
                     }
                 }
             }
-            None if gpu.skip(Field::FieldValues) => gpu.fields.clear(),
+            None if gpu.skip(Field::Batched) => gpu.fields.clear(),
             None => {}
         }
     }
@@ -745,11 +754,16 @@ fn sample_fields(n: &Nvml, dev: &Device, gpu: &mut Gpu, out: &mut Samples) {
             nvmlDeviceGetRemappedRows(h, &mut c, &mut u, &mut p, &mut f)
         ) {
             Some(NVML_SUCCESS) => {
-                remap = [Some(c as f64), Some(u as f64), Some(p as f64), Some(f as f64)]
+                remap = [
+                    Some(c as f64),
+                    Some(u as f64),
+                    Some(p as f64),
+                    Some(f as f64),
+                ]
             }
-            Some(rc) if nvml_wrapper::error::nvml_try(rc).is_err_and(|e| {
-                !matches!(e, NvmlError::NotSupported)
-            }) => {}
+            Some(rc)
+                if nvml_wrapper::error::nvml_try(rc)
+                    .is_err_and(|e| !matches!(e, NvmlError::NotSupported)) => {}
             _ => gpu.never_again(Field::RemapRaw),
         }
     }
@@ -830,9 +844,8 @@ fn sample_mig(n: &Shared, dev: &Device, gpu: &mut Gpu, out: &mut Samples) {
         };
         if let Some(prev) = &state.prev {
             // SAFETY: a sample of this NVML kept by `into_handle`; ownership stays with `prev`
-            let before = std::mem::ManuallyDrop::new(unsafe {
-                GpmSample::from_handle(n, prev.sample)
-            });
+            let before =
+                std::mem::ManuallyDrop::new(unsafe { GpmSample::from_handle(n, prev.sample) });
             if let Ok(r) = gpm_metrics_get(n, &before, &now, &[GpmMetricId::GraphicsUtil]) {
                 if let Some(Ok(v)) = r.into_iter().next() {
                     out.push(Fam::MigGrActive, &state.body, v.value * 0.01);
@@ -855,11 +868,13 @@ struct XidWatcher {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Per GPU UUID: (code, count) for up to [`MAX_XIDS`] codes, then the count of the others.
+type XidCounts = HashMap<String, (Vec<(u64, u64)>, u64)>;
+
 #[derive(Default)]
 struct XidShared {
     stop: AtomicBool,
-    /// Per GPU UUID: (code, count) for up to [`MAX_XIDS`] codes, then the count of the others.
-    counts: Mutex<HashMap<String, (Vec<(u64, u64)>, u64)>>,
+    counts: Mutex<XidCounts>,
 }
 
 impl XidShared {
@@ -907,7 +922,11 @@ impl XidWatcher {
                 continue;
             }
             for (code, n) in codes {
-                out.push(Fam::Xid, &labels(uuid, &[("xid", &code.to_string())]), *n as f64);
+                out.push(
+                    Fam::Xid,
+                    &labels(uuid, &[("xid", &code.to_string())]),
+                    *n as f64,
+                );
             }
             if *other > 0 {
                 out.push(Fam::Xid, &labels(uuid, &[("xid", "other")]), *other as f64);
@@ -1050,7 +1069,11 @@ mod tests {
             gpu_instance_id: gi,
             compute_instance_id: gi.map(|_| 0),
         };
-        let compute = [p(7, Some(100), None), p(8, Some(1000), None), p(7, Some(5), Some(1))];
+        let compute = [
+            p(7, Some(100), None),
+            p(8, Some(1000), None),
+            p(7, Some(5), Some(1)),
+        ];
         let graphics = [p(7, Some(100), None), p(7, Some(20), None)];
         // 100 (C+G, once) + 5 (MIG entry) + 20 (graphics only)
         assert_eq!(own_memory(7, &compute, &graphics), Some(125.0));

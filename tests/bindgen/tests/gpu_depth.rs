@@ -66,7 +66,11 @@ fn scrape_until(port: u16, what: &str, pred: impl Fn(&str) -> bool) -> String {
 fn delete(s: *mut INFERMETRICS_Server) {
     let t = Instant::now();
     ok(unsafe { INFERMETRICS_ServerDelete(s) });
-    assert!(t.elapsed() < Duration::from_secs(1), "ServerDelete took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "ServerDelete took {:?}",
+        t.elapsed()
+    );
 }
 
 /// `series value` must be in the scrape.
@@ -233,8 +237,16 @@ fn gpu_depth_against_fake_nvml() {
     );
     // Triton's six and the temperature still there, in the same units
     expect(&t, &format!("nv_gpu_utilization{}", b0), 0.73);
-    expect(&t, &format!("nv_gpu_memory_total_bytes{}", b0), 85899345920.0);
-    expect(&t, &format!("nv_gpu_memory_used_bytes{}", b0), 10737418240.0);
+    expect(
+        &t,
+        &format!("nv_gpu_memory_total_bytes{}", b0),
+        85899345920.0,
+    );
+    expect(
+        &t,
+        &format!("nv_gpu_memory_used_bytes{}", b0),
+        10737418240.0,
+    );
     expect(&t, &format!("nv_gpu_power_usage{}", b0), 312.345);
     expect(&t, &format!("nv_gpu_power_limit{}", b0), 700.0);
     expect(&t, &format!("nv_gpu_temperature{}", b0), 61.0);
@@ -350,10 +362,26 @@ fn gpu_depth_against_fake_nvml() {
             gi, m
         )
     };
-    expect(&t, &format!("nv_mig_memory_total_bytes{}", mig(M0, 3)), 21474836480.0);
-    expect(&t, &format!("nv_mig_memory_used_bytes{}", mig(M0, 3)), 1073741824.0);
-    expect(&t, &format!("nv_mig_memory_total_bytes{}", mig(M1, 5)), 10737418240.0);
-    expect(&t, &format!("nv_mig_memory_used_bytes{}", mig(M1, 5)), 536870912.0);
+    expect(
+        &t,
+        &format!("nv_mig_memory_total_bytes{}", mig(M0, 3)),
+        21474836480.0,
+    );
+    expect(
+        &t,
+        &format!("nv_mig_memory_used_bytes{}", mig(M0, 3)),
+        1073741824.0,
+    );
+    expect(
+        &t,
+        &format!("nv_mig_memory_total_bytes{}", mig(M1, 5)),
+        10737418240.0,
+    );
+    expect(
+        &t,
+        &format!("nv_mig_memory_used_bytes{}", mig(M1, 5)),
+        536870912.0,
+    );
     expect(&t, &format!("nv_mig_gr_engine_active{}", mig(M0, 3)), 0.35);
     expect(&t, &format!("nv_mig_gr_engine_active{}", mig(M1, 5)), 0.80);
     assert_eq!(lines_with(&t, "nv_mig_memory_total_bytes{").len(), 2);
@@ -396,7 +424,11 @@ fn gpu_depth_against_fake_nvml() {
     let tx = |t: &str| sample(t, &format!("nv_gpu_pcie_transmit_bytes_total{}", b0)).unwrap();
     let rx = |t: &str| sample(t, &format!("nv_gpu_pcie_receive_bytes_total{}", b0)).unwrap();
     let (tx0, rx0) = (tx(&t), rx(&t));
-    assert!(tx0 > 1000000.0 && (tx0 - 1000000.0) % 4096.0 == 0.0, "tx {}", tx0);
+    assert!(
+        tx0 > 1000000.0 && (tx0 - 1000000.0) % 4096.0 == 0.0,
+        "tx {}",
+        tx0
+    );
     let t2 = scrape_until(port, "PCIe bytes grow", |t| tx(t) >= tx0 + 2.0 * 4096.0);
     assert!(rx(&t2) > rx0 && rx(&t2) - 2000000.0 == (tx(&t2) - 1000000.0) / 2.0);
     // a new XID code: 79 stays at 2, 48 counts 1
@@ -454,7 +486,9 @@ fn gpu_depth_against_fake_nvml() {
         ),
     );
     let (s, port) = server_with(50, &old, &[]);
-    let t = scrape_until(port, "old driver", |t| t.contains("nv_mig_memory_used_bytes"));
+    let t = scrape_until(port, "old driver", |t| {
+        t.contains("nv_mig_memory_used_bytes")
+    });
     expect(
         &t,
         "nv_gpu_clock_event_active{gpu_uuid=\"GPU-depth-0\",reason=\"power_cap\"}",
@@ -478,7 +512,11 @@ fn gpu_depth_against_fake_nvml() {
     assert!(!t.contains("nv_gpu_remapped_rows_total{gpu_uuid=\"GPU-depth-1\""));
     delete(s);
     let c = stats(&stat);
-    assert!(c["nvmlDeviceGetCurrentClocksThrottleReasons"] > 0, "{:?}", c);
+    assert!(
+        c["nvmlDeviceGetCurrentClocksThrottleReasons"] > 0,
+        "{:?}",
+        c
+    );
     assert_eq!(c["nvmlDeviceGetCurrentClocksEventReasons"], 0);
 
     // 3. vendor switches: NVIDIA off in code, then every vendor off by the environment
@@ -493,12 +531,24 @@ fn gpu_depth_against_fake_nvml() {
         let mut o = std::ptr::null_mut();
         ok(INFERMETRICS_ServerOptionsNew(&mut o));
         let bogus = CString::new("matrox").unwrap();
-        let (code, msg) = check(INFERMETRICS_ServerOptionsSetGpuVendor(o, bogus.as_ptr(), true))
-            .unwrap_err();
+        let (code, msg) = check(INFERMETRICS_ServerOptionsSetGpuVendor(
+            o,
+            bogus.as_ptr(),
+            true,
+        ))
+        .unwrap_err();
         assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG as u32);
-        assert!(msg.contains("'matrox'") && msg.contains("nvidia, amd, intel"), "{}", msg);
-        let (code, msg) =
-            check(INFERMETRICS_ServerOptionsSetGpuVendor(o, std::ptr::null(), true)).unwrap_err();
+        assert!(
+            msg.contains("'matrox'") && msg.contains("nvidia, amd, intel"),
+            "{}",
+            msg
+        );
+        let (code, msg) = check(INFERMETRICS_ServerOptionsSetGpuVendor(
+            o,
+            std::ptr::null(),
+            true,
+        ))
+        .unwrap_err();
         assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG as u32);
         assert!(msg.contains("'vendor'"), "{}", msg);
         let nv = CString::new("nvidia").unwrap();
@@ -514,7 +564,11 @@ fn gpu_depth_against_fake_nvml() {
         let mut o = std::ptr::null_mut();
         let (code, msg) = check(INFERMETRICS_ServerOptionsNew(&mut o)).unwrap_err();
         assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG as u32);
-        assert!(msg.contains("INFERMETRICS_GPU_VENDORS") && msg.contains("'voodoo'"), "{}", msg);
+        assert!(
+            msg.contains("INFERMETRICS_GPU_VENDORS") && msg.contains("'voodoo'"),
+            "{}",
+            msg
+        );
     }
     std::env::set_var("INFERMETRICS_GPU_VENDORS", "none");
     let (s, port) = server_with(50, &lib, &[("nvidia", true)]);

@@ -73,7 +73,10 @@ fn build_sysfs(root: &Path) {
     }
     // amdgpu sleeps a second inside pcie_bw: here reading it would block forever
     fifo(&a.join("pcie_bw"));
-    link(&format!("../../../{}", AMD), &root.join("class/drm/card0/device"));
+    link(
+        &format!("../../../{}", AMD),
+        &root.join("class/drm/card0/device"),
+    );
     // a connector and a render node of the same card are not GPUs
     link(
         &format!("../../../{}", AMD),
@@ -101,7 +104,10 @@ fn build_sysfs(root: &Path) {
     ] {
         write(&x.join(f), &format!("{}\n", v));
     }
-    link(&format!("../../../{}", XE), &root.join("class/drm/card1/device"));
+    link(
+        &format!("../../../{}", XE),
+        &root.join("class/drm/card1/device"),
+    );
     write(&root.join("module/xe/version"), "9.9.9\n");
     // Intel integrated on i915: gt_act_freq_mhz in the card directory
     let i = root.join(I915);
@@ -116,9 +122,15 @@ fn build_sysfs(root: &Path) {
     ] {
         write(&i.join(f), &format!("{}\n", v));
     }
-    link(&format!("../../../{}", I915), &root.join("class/drm/card2/device"));
+    link(
+        &format!("../../../{}", I915),
+        &root.join("class/drm/card2/device"),
+    );
     write(&root.join("class/drm/card2/gt_act_freq_mhz"), "1300\n");
-    link(&format!("../../../{}", I915), &root.join("class/drm/renderD129/device"));
+    link(
+        &format!("../../../{}", I915),
+        &root.join("class/drm/renderD129/device"),
+    );
 }
 
 fn scrape_until(port: u16, what: &str, pred: impl Fn(&str) -> bool) -> String {
@@ -192,7 +204,11 @@ fn server_with(
 fn delete(s: *mut INFERMETRICS_Server) {
     let t = Instant::now();
     ok(unsafe { INFERMETRICS_ServerDelete(s) });
-    assert!(t.elapsed() < Duration::from_secs(1), "ServerDelete took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "ServerDelete took {:?}",
+        t.elapsed()
+    );
 }
 
 const U_AMD: &str = "AMD-4f2a9c1e0b7d3a21";
@@ -255,7 +271,11 @@ fn amd_and_intel_from_sysfs_fixtures() {
     let a = b(U_AMD);
     expect(&t, &format!("nv_gpu_utilization{}", a), 0.37);
     expect(&t, &format!("nv_gpu_memory_utilization{}", a), 0.12);
-    expect(&t, &format!("nv_gpu_memory_total_bytes{}", a), 25753026560.0);
+    expect(
+        &t,
+        &format!("nv_gpu_memory_total_bytes{}", a),
+        25753026560.0,
+    );
     expect(&t, &format!("nv_gpu_memory_used_bytes{}", a), 1073741824.0);
     expect(
         &t,
@@ -272,7 +292,10 @@ fn amd_and_intel_from_sysfs_fixtures() {
     );
     expect(&t, &format!("nv_gpu_sm_clock_hertz{}", a), 2498e6);
     expect(&t, &format!("nv_gpu_memory_clock_hertz{}", a), 1249e6);
-    assert!(!t.contains(&format!("nv_energy_consumption{}", a)), "no energy1_input on this AMD card");
+    assert!(
+        !t.contains(&format!("nv_energy_consumption{}", a)),
+        "no energy1_input on this AMD card"
+    );
     // Intel xe: power1_max -> limit, the pkg sensor, MHz -> Hz, power from the energy rise
     let x = b(U_XE);
     expect(&t, &format!("nv_gpu_power_limit{}", x), 150.0);
@@ -280,7 +303,7 @@ fn amd_and_intel_from_sysfs_fixtures() {
     expect(&t, &format!("nv_gpu_sm_clock_hertz{}", x), 2050e6);
     expect(&t, &format!("nv_energy_consumption{}", x), 0.0);
     expect(&t, &format!("nv_gpu_power_usage{}", x), 0.0); // the counter has not moved
-    // Intel i915: power1_input, gt_act_freq_mhz of the card, no temperature file
+                                                          // Intel i915: power1_input, gt_act_freq_mhz of the card, no temperature file
     let i = b(U_I915);
     expect(&t, &format!("nv_gpu_power_usage{}", i), 12.5);
     expect(&t, &format!("nv_gpu_power_limit{}", i), 55.0);
@@ -301,7 +324,10 @@ fn amd_and_intel_from_sysfs_fixtures() {
     // a writer adding 2 J every 20 ms: 100 W
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
-        let (stop, path) = (stop.clone(), sys.join(XE).join("hwmon/hwmon5/energy1_input"));
+        let (stop, path) = (
+            stop.clone(),
+            sys.join(XE).join("hwmon/hwmon5/energy1_input"),
+        );
         std::thread::spawn(move || {
             let mut uj = 123456789u64 + 250_000_000;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -315,7 +341,10 @@ fn amd_and_intel_from_sysfs_fixtures() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while watts.len() < 8 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(120));
-        if let Some(w) = sample(&http_get(port, "/metrics").2, &format!("nv_gpu_power_usage{}", x)) {
+        if let Some(w) = sample(
+            &http_get(port, "/metrics").2,
+            &format!("nv_gpu_power_usage{}", x),
+        ) {
             if w > 0.0 {
                 watts.push(w);
             }
@@ -339,7 +368,9 @@ fn amd_and_intel_from_sysfs_fixtures() {
 
     // 2. vendor switches: AMD off in code; then Intel off by the environment
     let (s, port) = server_with(100, &no_nvml, &[("nvidia", false), ("amd", false)], false);
-    let t = scrape_until(port, "Intel only", |t| t.matches("nv_gpu_info{").count() == 2);
+    let t = scrape_until(port, "Intel only", |t| {
+        t.matches("nv_gpu_info{").count() == 2
+    });
     assert!(!t.contains(U_AMD));
     delete(s);
     std::env::set_var("INFERMETRICS_GPU_VENDORS", "-intel");
@@ -357,7 +388,11 @@ fn amd_and_intel_from_sysfs_fixtures() {
         .arg(dir.join("fake"))
         .output()
         .expect("build the fake NVML");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lib = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     let conf = dir.join("fake.conf");
     write(
@@ -411,7 +446,11 @@ fn amd_and_intel_from_sysfs_fixtures() {
                     l
                 );
             }
-            eprintln!("promtool check metrics: exit {:?}; {}", o.status.code(), text.trim());
+            eprintln!(
+                "promtool check metrics: exit {:?}; {}",
+                o.status.code(),
+                text.trim()
+            );
         }
     }
     std::env::remove_var("INFERMETRICS_SYSFS_ROOT");
