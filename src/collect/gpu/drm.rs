@@ -160,7 +160,8 @@ impl Backend for Drm {
                 }
                 None => {}
             }
-            if let Some(v) = read_num(&c.limit, buf) {
+            // 0 means "no limit" to some hwmon drivers: not a 0 W limit
+            if let Some(v) = read_num(&c.limit, buf).filter(|v| *v > 0.0) {
                 out.push(Fam::Limit, b, v);
             }
             if let Some(v) = read_num(&c.temp, buf) {

@@ -539,10 +539,38 @@ impl Backend for NvmlBackend {
 /// Reads what does not change while NVML stays up: identity, fans, supported clock-event
 /// reasons, GPM support.
 fn discover(dev: &Device, gpu: &mut Gpu, driver: &str) {
-    let name = dev.name().unwrap_or_default();
-    let pci = dev.pci_info().map(|p| p.bus_id).unwrap_or_default();
-    let index = dev.index().map(|i| i.to_string()).unwrap_or_default();
-    gpu.info = Some(
+    // a transient error (not NOT_SUPPORTED) leaves `gpu.info` unset: discovery runs again
+    let mut transient = false;
+    let mut text = |r: Result<String, NvmlError>| match r {
+        Ok(v) => v,
+        Err(NvmlError::NotSupported) | Err(NvmlError::FailedToLoadSymbol(_)) => String::new(),
+        Err(_) => {
+            transient = true;
+            String::new()
+        }
+    };
+    let name = text(dev.name());
+    let pci = text(dev.pci_info().map(|p| p.bus_id));
+    let index = text(dev.index().map(|i| i.to_string()));
+    // fans: a board without any (SXM) answers NOT_SUPPORTED (or 0 fans)
+    let fans = match dev.num_fans() {
+        Ok(n) => n,
+        Err(NvmlError::NotSupported) | Err(NvmlError::FailedToLoadSymbol(_)) => {
+            // an older driver without nvmlDeviceGetNumFans: is there a fan 0?
+            u32::from(dev.fan_speed(0).is_ok())
+        }
+        Err(_) => {
+            transient = true;
+            0
+        }
+    };
+    gpu.fans = (0..fans)
+        .map(|f| (f, labels(&gpu.uuid, &[("fan", &f.to_string())])))
+        .collect();
+    if fans == 0 && !transient {
+        gpu.never_again(Field::Fan);
+    }
+    gpu.info = (!transient).then(|| {
         Info {
             uuid: &gpu.uuid,
             index,
@@ -551,26 +579,8 @@ fn discover(dev: &Device, gpu: &mut Gpu, driver: &str) {
             driver_version: driver,
             vendor: Vendor::Nvidia,
         }
-        .body(),
-    );
-    // fans: a board without any (SXM) answers NOT_SUPPORTED to both calls
-    let fans = match gpu.read(Field::Fan, || dev.num_fans()) {
-        Some(n) => n,
-        None if !gpu.skip(Field::Fan) => 0,
-        None => match dev.fan_speed(0) {
-            Ok(_) => {
-                gpu.unsupported &= !(1u64 << Field::Fan as u8);
-                1
-            }
-            Err(_) => 0,
-        },
-    };
-    gpu.fans = (0..fans)
-        .map(|f| (f, labels(&gpu.uuid, &[("fan", &f.to_string())])))
-        .collect();
-    if fans == 0 {
-        gpu.never_again(Field::Fan);
-    }
+        .body()
+    });
     // clock-event reasons the GPU can report (all nine when it cannot say)
     // SAFETY (raw!): a live handle of this NVML
     let h = unsafe { dev.handle() };
