@@ -111,6 +111,13 @@ typedef enum {
    * Histogram with fixed buckets: MetricObserve; needs INFERMETRICS_MetricArgs.
    */
   INFERMETRICS_METRIC_KIND_HISTOGRAM = 2,
+  /**
+   * Summary (our extension; Triton's C API has no summary kind): MetricObserve; quantiles
+   * over a sliding time window plus `_sum` and `_count`; needs INFERMETRICS_MetricArgs set
+   * with INFERMETRICS_MetricArgsSetSummary. Printed as `name{...,quantile="0.5"}` lines,
+   * then `name_sum` and `name_count`.
+   */
+  INFERMETRICS_METRIC_KIND_SUMMARY = 3,
 } INFERMETRICS_MetricKind;
 
 /**
@@ -155,7 +162,8 @@ typedef struct INFERMETRICS_Error INFERMETRICS_Error;
 typedef struct INFERMETRICS_Metric INFERMETRICS_Metric;
 
 /**
- * Arguments for INFERMETRICS_MetricNewWithArgs: today, histogram bucket boundaries.
+ * Arguments for INFERMETRICS_MetricNewWithArgs: histogram bucket boundaries, or summary
+ * quantiles and window.
  * Owned by the caller; free with INFERMETRICS_MetricArgsDelete (may be deleted right after
  * the metric is created).
  */
@@ -216,7 +224,8 @@ INFERMETRICS_Error *INFERMETRICS_MetricArgsNew(INFERMETRICS_MetricArgs **args);
 /**
  * Sets the args to histogram kind with these bucket upper bounds (copied). The bounds are
  * checked when a metric is created: finite, strictly increasing; a trailing +Inf is the
- * implicit bucket; an empty list (only +Inf) is allowed. A later call replaces the bounds.
+ * implicit bucket; an empty list (only +Inf) is allowed. A later call replaces the bounds
+ * (and a summary setting).
  *
  * @param args live metric args.
  * @param buckets `buckets_count` doubles; may be NULL when `buckets_count` is 0.
@@ -226,6 +235,37 @@ INFERMETRICS_Error *INFERMETRICS_MetricArgsNew(INFERMETRICS_MetricArgs **args);
 INFERMETRICS_Error *INFERMETRICS_MetricArgsSetHistogram(INFERMETRICS_MetricArgs *args,
                                                         const double *buckets,
                                                         uint64_t buckets_count);
+
+/**
+ * Sets the args to summary kind (our extension): the quantiles to report, each with its
+ * allowed rank error (`0.99` with `0.001`: the value printed for 0.99 has a rank between
+ * 0.989 and 0.991 of the observations in the window), over a sliding window of `max_age_ms`
+ * split into `age_buckets` (prometheus-cpp's and Triton's summary: 60000 ms and 5 by
+ * default). The quantiles printed cover between `max_age_ms × (age_buckets−1)/age_buckets`
+ * and `max_age_ms` of history (NaN when that holds no observation); `_sum` and `_count`
+ * cover the whole life of the series. Recording (INFERMETRICS_MetricObserve) takes no lock:
+ * values go to a per-series buffer that the library's summary thread (or a scrape) merges
+ * into the window. Checked here; a later call replaces the setting (and histogram buckets).
+ *
+ * @param args live metric args.
+ * @param quantiles `count` quantiles, each within [0, 1], none twice (copied; printed in
+ *        increasing order); may be NULL when `count` is 0 (then only `_sum` and `_count`).
+ * @param errors `count` allowed rank errors, each within [0, 1], one per quantile; may be
+ *        NULL when `count` is 0.
+ * @param count number of quantiles (at most 64).
+ * @param max_age_ms the window in milliseconds; 0 takes the default, 60000.
+ * @param age_buckets sketches the window rotates through (at most 1000); 0 takes the
+ *        default, 5.
+ * @return NULL on success; INVALID_ARG for NULL `args`, NULL arrays with a non-zero count,
+ *         a quantile or error that is NaN or outside [0, 1], a quantile given twice, or too
+ *         many quantiles or age buckets (nothing is changed then).
+ */
+INFERMETRICS_Error *INFERMETRICS_MetricArgsSetSummary(INFERMETRICS_MetricArgs *args,
+                                                      const double *quantiles,
+                                                      const double *errors,
+                                                      uint64_t count,
+                                                      uint64_t max_age_ms,
+                                                      uint64_t age_buckets);
 
 /**
  * Frees metric args. NULL is a no-op success (Triton's tests rely on it).
@@ -353,7 +393,8 @@ INFERMETRICS_Error *INFERMETRICS_ApiVersion(uint32_t *major, uint32_t *minor);
 
 /**
  * Creates (or shares) the series of `family` with these labels. Same as
- * INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges.
+ * INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges (histograms
+ * and summaries need args).
  *
  * @param metric out: the new handle, owned by the caller (free with INFERMETRICS_MetricDelete).
  * @param family a live family handle; it counts this metric as its child.
@@ -377,13 +418,17 @@ INFERMETRICS_Error *INFERMETRICS_MetricNew(INFERMETRICS_Metric **metric,
  * in Metric args.") or with args not set to histogram ("Metric args not set to histogram
  * kind."); buckets finite and strictly increasing ("Bucket Boundaries must be strictly
  * sorted"); label names. Re-creating an existing histogram series keeps its first buckets.
+ * A summary (our extension) needs args set with INFERMETRICS_MetricArgsSetSummary ("Quantiles
+ * not found in Metric args." without args, "Metric args not set to summary kind." with other
+ * args); the label `quantile` is reserved on it; re-creating an existing summary series keeps
+ * its first quantiles and window.
  *
  * @param metric out: the new handle, owned by the caller (free with INFERMETRICS_MetricDelete).
  * @param family a live family handle.
  * @param labels as for INFERMETRICS_MetricNew.
  * @param label_count as for INFERMETRICS_MetricNew.
- * @param args NULL (counters, gauges) or args set with INFERMETRICS_MetricArgsSetHistogram
- *        (histograms); not retained.
+ * @param args NULL (counters, gauges), args set with INFERMETRICS_MetricArgsSetHistogram
+ *        (histograms) or INFERMETRICS_MetricArgsSetSummary (summaries); not retained.
  * @return NULL on success; INVALID_ARG as listed above.
  */
 INFERMETRICS_Error *INFERMETRICS_MetricNewWithArgs(INFERMETRICS_Metric **metric,
@@ -405,7 +450,7 @@ INFERMETRICS_Error *INFERMETRICS_MetricDelete(INFERMETRICS_Metric *metric);
  *
  * @param metric a live metric.
  * @param value out: the value.
- * @return NULL on success; UNSUPPORTED for a histogram; INVALID_ARG for NULL arguments.
+ * @return NULL on success; UNSUPPORTED for a histogram or summary; INVALID_ARG for NULL arguments.
  */
 INFERMETRICS_Error *INFERMETRICS_MetricValue(INFERMETRICS_Metric *metric, double *value);
 
@@ -416,7 +461,7 @@ INFERMETRICS_Error *INFERMETRICS_MetricValue(INFERMETRICS_Metric *metric, double
  * @param metric a live counter or gauge.
  * @param value the increment.
  * @return NULL on success; INVALID_ARG for a negative or NaN counter increment or NULL
- *         metric; UNSUPPORTED for a histogram.
+ *         metric; UNSUPPORTED for a histogram or summary.
  */
 INFERMETRICS_Error *INFERMETRICS_MetricIncrement(INFERMETRICS_Metric *metric, double value);
 
@@ -425,15 +470,17 @@ INFERMETRICS_Error *INFERMETRICS_MetricIncrement(INFERMETRICS_Metric *metric, do
  *
  * @param metric a live gauge.
  * @param value the new value.
- * @return NULL on success; UNSUPPORTED for a counter or histogram; INVALID_ARG for NULL.
+ * @return NULL on success; UNSUPPORTED for a counter, histogram or summary; INVALID_ARG for NULL.
  */
 INFERMETRICS_Error *INFERMETRICS_MetricSet(INFERMETRICS_Metric *metric, double value);
 
 /**
  * Records one observation in a histogram: the first bucket with `value <= bound` (or +Inf)
- * gains one, `_sum` gains `value`. Lock-free.
+ * gains one, `_sum` gains `value`. Or in a summary: the value joins the quantiles' window
+ * and `_sum`/`_count` (the window is updated off this thread, see
+ * INFERMETRICS_MetricArgsSetSummary). Lock-free.
  *
- * @param metric a live histogram.
+ * @param metric a live histogram or summary.
  * @param value the observation; NaN is refused.
  * @return NULL on success; UNSUPPORTED for a counter or gauge; INVALID_ARG for NaN or NULL.
  */
