@@ -9,6 +9,7 @@ pub mod registry;
 pub mod series;
 pub mod summary;
 pub mod text;
+pub mod triton;
 
 pub use error::{Code, Error, Result};
 pub use family::{Family, FamilyHandle, MetricArgs, MetricHandle};
