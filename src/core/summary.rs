@@ -9,8 +9,9 @@
 //! this stripe (a burst faster than the summary thread): then, and only then, the recorder
 //! drains the buffer itself if the window's lock is free (`try_lock`, never a wait), so a
 //! burst costs it the sketch work once per [`SLOTS`] values instead of losing them; if
-//! another thread is draining at that moment the value is added to `_sum` and `_count` but
-//! left out of the quantiles (counted, and logged once per series).
+//! another thread is draining at that moment it tries two more slots, and only if those are
+//! full too is the value added to `_sum` and `_count` but left out of the quantiles (counted,
+//! and logged once per series).
 //!
 //! **Draining** moves buffered values into the window, under the series' window lock: the
 //! library's summary thread does it every few milliseconds (sooner when buffers fill), and a
@@ -347,13 +348,19 @@ impl Window {
     }
 
     fn push(&mut self, v: f64, targets: &[(f64, f64)]) {
+        self.gather(v);
+        if self.pending.len() >= PENDING {
+            self.flush(targets);
+        }
+    }
+
+    /// Counts `v` and keeps it for the sketches (merged by the next flush).
+    #[inline]
+    fn gather(&mut self, v: f64) {
         self.count += 1;
         self.sum += v;
         if !self.buckets.is_empty() {
             self.pending.push(v);
-            if self.pending.len() >= PENDING {
-                self.flush(targets);
-            }
         }
     }
 }
@@ -425,15 +432,20 @@ impl SummaryState {
                 return self.overflow(v);
             }
         }
-        // SAFETY: `base` is this state's buffer of `n_stripes` stripes
-        let s = unsafe { &*base.add(stripe_index() & (self.n_stripes - 1)) };
-        let i = s.head.fetch_add(1, Ordering::Relaxed);
-        if s.slots[(i & MASK) as usize]
-            .compare_exchange(EMPTY, !v.to_bits(), Ordering::Release, Ordering::Relaxed)
-            .is_err()
-        {
+        if !Self::put(base, self.n_stripes, v) {
             self.overflow(v);
         }
+    }
+
+    /// Claims the next slot of this thread's stripe and stores `v` there if it is empty.
+    #[inline(always)]
+    fn put(base: *mut Stripe, n_stripes: usize, v: f64) -> bool {
+        // SAFETY: `base` is a state's buffer of `n_stripes` stripes
+        let s = unsafe { &*base.add(stripe_index() & (n_stripes - 1)) };
+        let i = s.head.fetch_add(1, Ordering::Relaxed);
+        s.slots[(i & MASK) as usize]
+            .compare_exchange(EMPTY, !v.to_bits(), Ordering::Release, Ordering::Relaxed)
+            .is_ok()
     }
 
     #[cold]
@@ -473,6 +485,12 @@ impl SummaryState {
         if let Some(mut w) = guard {
             self.drain(&mut w, Instant::now());
             w.push(v, &self.args.quantiles);
+            return;
+        }
+        // another thread is draining this buffer right now, oldest slots first: the next slots
+        // are likely free already
+        let base = self.stripes.load(Ordering::Acquire);
+        if !base.is_null() && (0..2).any(|_| Self::put(base, self.n_stripes, v)) {
             return;
         }
         self.overflow_count.fetch_add(1, Ordering::Relaxed);
@@ -520,9 +538,13 @@ impl SummaryState {
                 }
                 // only a writer that finds EMPTY writes a slot: nobody races this store
                 slot.store(EMPTY, Ordering::Relaxed);
-                w.push(f64::from_bits(!x), targets);
+                w.gather(f64::from_bits(!x));
             }
             w.tails[k] = tail;
+        }
+        // the sketches are updated once the slots are free again for the recorders
+        if w.pending.len() >= PENDING {
+            w.flush(targets);
         }
         fullest
     }
