@@ -39,4 +39,5 @@ setup(
     rust_extensions=[RustExtension("infermetrics.libinfermetrics", path="Cargo.toml", binding=Binding.NoBinding,
                                    strip=Strip.Debug, py_limited_api=False)],
     cmdclass={"build_rust": build_rust_library, "bdist_wheel": bdist_wheel_any_python},
+    options={"build": {"build_base": "target/python-build"}},  # not CMake's build/ folder
 )
