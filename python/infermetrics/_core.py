@@ -321,7 +321,9 @@ class Server(_Closing):
     def close(self):
         """Stops the server and joins its threads (in a forked child: forgets the inherited copy)."""
         h, self._handle = self._handle, None
-        if h is not None:
+        if h is not None and not self.inherited:
+            # (an inherited server is only forgotten: its threads are the parent's, and some
+            # library builds fail to delete it in a child)
             _check(LIB.INFERMETRICS_ServerDelete(h))
 
     def __del__(self):
