@@ -15,6 +15,7 @@ from ._core import CFamily, ErrorCode, InfermetricsError, MetricKind, _check, _C
 from .registry import REGISTRY, release, reserve
 
 INF = float("inf")
+_increment, _set, _observe = _core.increment, _core.set_value, _core.observe
 _LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -351,7 +352,7 @@ class Counter(_OneSeries):
         h = self._handle
         if h is None:
             self._unusable()
-        err = _core.increment(h, amount)
+        err = _increment(h, amount)
         if err:
             _raise(err)
 
@@ -422,7 +423,7 @@ class Gauge(_OneSeries):
         if h is None:
             self._unusable()
         if self._function is None:
-            err = _core.increment(h, amount)
+            err = _increment(h, amount)
             if err:
                 _raise(err)
 
@@ -431,7 +432,7 @@ class Gauge(_OneSeries):
         if h is None:
             self._unusable()
         if self._function is None:
-            err = _core.increment(h, -amount)
+            err = _increment(h, -amount)
             if err:
                 _raise(err)
 
@@ -440,7 +441,7 @@ class Gauge(_OneSeries):
         if h is None:
             self._unusable()
         if self._function is None:
-            err = _core.set_value(h, float(value))
+            err = _set(h, float(value))
             if err:
                 _raise(err)
 
@@ -477,7 +478,7 @@ class Gauge(_OneSeries):
         except Exception:
             _core.log.exception("infermetrics: the function of gauge %r raised", self)
             return
-        _check(_core.set_value(h, v))
+        _check(_set(h, v))
 
     def _metric_close(self):
         _function_gauges.discard(self)
@@ -514,7 +515,7 @@ class Histogram(_OneSeries):
         h = self._handle
         if h is None:
             self._unusable()
-        err = _core.observe(h, amount)
+        err = _observe(h, amount)
         if err:
             _raise(err)
 
@@ -569,10 +570,10 @@ class Summary(MetricWrapperBase):
             self._unusable()
         if amount != amount:  # NaN, refused as a histogram refuses it
             raise InfermetricsError(ErrorCode.INVALID_ARG, "%s: cannot observe NaN" % self._name)
-        err = _core.increment(s, amount)  # the sum first: a bad amount leaves both untouched
+        err = _increment(s, amount)  # the sum first: a bad amount leaves both untouched
         if err:
             _raise(err)
-        _check(_core.increment(c, 1.0))
+        _check(_increment(c, 1.0))
 
     def time(self):
         return Timer(self, "observe")
@@ -594,7 +595,7 @@ class Info(MetricWrapperBase):
 
     def _new_handle(self, val):
         h = self._families[0].new_series(self._series_labels(val))
-        err = _core.set_value(h, 1.0)
+        err = _set(h, 1.0)
         if err:
             CFamily.delete_series(h)
             _raise(err)
@@ -650,7 +651,7 @@ class Enum(MetricWrapperBase):
             for i, s in enumerate(self._states):
                 h = self._families[0].new_series(self._series_labels({self._name: s}))
                 handles.append(h)
-                err = _core.set_value(h, 1.0 if i == 0 else 0.0)
+                err = _set(h, 1.0 if i == 0 else 0.0)
                 if err:
                     _raise(err)
         except BaseException:
@@ -668,8 +669,8 @@ class Enum(MetricWrapperBase):
             if not handles:
                 self._unusable()
             if i != self._current:
-                _check(_core.set_value(handles[self._current], 0.0))
-                _check(_core.set_value(handles[i], 1.0))
+                _check(_set(handles[self._current], 0.0))
+                _check(_set(handles[i], 1.0))
                 self._current = i
 
     def _metric_close(self):
