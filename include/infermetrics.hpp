@@ -1,13 +1,21 @@
 // infermetrics.hpp: header-only C++17 wrapper over the infermetrics C API (infermetrics.h).
 //
 //   #include <infermetrics.hpp>
-//   infermetrics::Family requests(infermetrics::Kind::Counter, "app_requests_total", "Requests");
-//   infermetrics::Metric ok = requests.metric({{"model", "resnet"}, {"version", "1"}});
-//   ok.increment(1);
+//   infermetrics::CounterFamily requests("app_requests_total", "Requests");
+//   requests.Add({{"model", "resnet"}}).Increment();           // the family keeps the series
+//   infermetrics::Counter ok = requests.metric({{"model", "bert"}});  // a handle we own
+//   ok.Increment();                                             // ok.Observe(1) does not compile
 //
-// Ownership: every class is move-only and releases its C object in its destructor.
-// A Metric keeps its family's C handle alive, so metrics and families may be destroyed in any
-// order: the C family handle is deleted after the last Metric made through it.
+// Typed API: Counter, Gauge, Histogram handles (only their kind's operations), TypedFamily<T>
+// (Add/Remove/Has keep series in the family, metric() gives RAII handles), Registry and the
+// Build*() builders, Exposer; infermetrics::prometheus has prometheus-cpp's names for ports.
+// Untyped API (kind chosen at run time): Family, Metric.
+//
+// Ownership: every class is move-only and releases its C object in its destructor. A handle keeps
+// its family's C handle alive, so handles and families may be destroyed in any order: the C
+// family handle is deleted after the last handle made through it. Recording calls are
+// &-qualified: recording through a temporary handle (the last owner of its series) does not
+// compile.
 //
 // Errors: by default every failing call throws infermetrics::Error (code() + message()).
 // Every call also has a non-throwing overload taking `Error& err` as its last argument; it never
