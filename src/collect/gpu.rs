@@ -35,6 +35,8 @@ fn nvml(path: &Option<PathBuf>) -> Result<Shared, NvmlError> {
     type Cache = Option<(u64, HashMap<Option<PathBuf>, Shared>)>;
     static CACHE: Mutex<Cache> = Mutex::new(None);
     fn lookup(path: &Option<PathBuf>) -> Option<Shared> {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| fork::hold_during_fork(|| Box::new(fork::lock(&CACHE))));
         let mut c = fork::lock(&CACHE);
         let epoch = fork::epoch();
         if c.as_ref().map(|(e, _)| *e) != Some(epoch) {

@@ -1,42 +1,98 @@
 //! Families (name, help, kind, their series) and the handles users hold on them.
 //!
-//! Series identity is the exact, sorted list of label pairs: no hashing shortcut. A label
-//! whose value is empty is absent (Prometheus's rule), so `{a=""}` and `{}` are one series.
-//! A series is reference-counted at the family level (not per handle as Triton does, which
-//! could free a series still in use) and disappears from the output when its last metric
-//! handle goes.
+//! Series identity is the exact set of label pairs, as the rendered label body (labels
+//! sorted by name, values escaped): no hashing shortcut. A label whose value is empty is
+//! absent (Prometheus's rule), so `{a=""}` and `{}` are one series. A series is
+//! reference-counted per series (not per handle as Triton does, which could free a series
+//! still in use) and disappears from the output when its last metric handle goes.
 //!
-//! Creation and deletion never wait for a whole render: a render walks the series map in
-//! chunks of [`RENDER_CHUNK`] entries, taking the family's lock for one chunk at a time
-//! (tens of microseconds) and resuming after the last key it printed.
-use std::collections::BTreeMap;
-use std::ops::Bound;
+//! `MetricNew` for a series that exists allocates nothing: the labels are borrowed from the
+//! caller, sorted and rendered into a stack buffer, and looked up by that text. A new series
+//! is one allocation (see `series.rs`).
+//!
+//! A family keeps its series in a slab (a vector whose slots keep their place; freed slots
+//! are reused) plus a hash table from label body to slot: one hash and one comparison to
+//! find a series. Creation and deletion never wait for a whole render: a render walks the
+//! slab in chunks of [`RENDER_CHUNK`] slots, taking the family's lock for one chunk at a
+//! time (tens of microseconds). A series that lives through a render keeps its slot, so it
+//! is printed exactly once; series appear in slab order (creation order, but for reused
+//! slots), which Prometheus does not mind.
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use hashbrown::{DefaultHashBuilder, HashTable};
+
 use super::error::{Error, Result};
-use super::fork::{self, Locked};
+use super::fork;
 use super::log;
 use super::names::check_label_name;
 use super::series::{validate_buckets, Series};
 use super::text;
 use super::Kind;
 
-/// Exact identity of a series inside its family: label pairs sorted by name.
-pub type LabelKey = Vec<(String, String)>;
+/// The series of a family: slots, free slots, and the index by label body.
+#[derive(Default)]
+struct SeriesSet {
+    slots: Vec<Option<Series>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
 
-struct Entry {
-    series: Arc<Series>,
-    /// The label pairs pre-rendered as `a="x",b="y"`, so a scrape does no escaping.
-    body: String,
-    refs: usize,
+impl SeriesSet {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn find(&self, hash: u64, body: &str) -> Option<Series> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&i| {
+                slots[i as usize].is_some_and(|s| s.body() == body)
+            })
+            .and_then(|&i| slots[i as usize])
+    }
+
+    fn insert(&mut self, hash: u64, series: Series) {
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(series);
+                i
+            }
+            None => {
+                self.slots.push(Some(series));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, i, |&j| {
+            hasher.hash_one(slots[j as usize].as_ref().map_or("", |s| s.body()))
+        });
+    }
+
+    fn remove(&mut self, series: Series) {
+        let body = series.body();
+        let hash = self.hasher.hash_one(body);
+        let slots = &self.slots;
+        if let Ok(e) = self
+            .index
+            .find_entry(hash, |&i| slots[i as usize] == Some(series))
+        {
+            let (i, _) = e.remove();
+            self.slots[i as usize] = None;
+            self.free.push(i);
+        }
+    }
 }
 
 pub struct Family {
     name: String,
     help: String,
     kind: Kind,
-    series: Mutex<BTreeMap<LabelKey, Entry>>,
+    series: Mutex<SeriesSet>,
+    /// Distinct histogram bucket lists of this family, shared by its series.
+    bounds: Mutex<Vec<Arc<[f64]>>>,
     /// Creations refused by the series limit (served as nv_metric_series_rejected_total).
     rejected: AtomicU64,
     warned: AtomicBool,
@@ -44,6 +100,8 @@ pub struct Family {
 
 /// Series printed per hold of a family's lock while rendering.
 pub const RENDER_CHUNK: usize = 256;
+/// Distinct bucket lists a family shares among its series (more are simply not shared).
+const MAX_SHARED_BOUNDS: usize = 64;
 
 /// Histogram arguments, as `INFERMETRICS_MetricArgs` holds them: unset, or histogram buckets
 /// exactly as given (they are validated when a metric is created, as in Triton).
@@ -52,21 +110,96 @@ pub struct MetricArgs {
     pub histogram_buckets: Option<Vec<f64>>,
 }
 
+/// Room for the usual label sets without touching the heap.
+const STACK_LABELS: usize = 16;
+const STACK_BODY: usize = 512;
+
+/// A small buffer on the stack that spills to the heap when full.
+struct StackText {
+    buf: [std::mem::MaybeUninit<u8>; STACK_BODY],
+    len: usize,
+    heap: Option<String>,
+}
+
+impl StackText {
+    fn new() -> StackText {
+        StackText {
+            buf: [std::mem::MaybeUninit::uninit(); STACK_BODY],
+            len: 0,
+            heap: None,
+        }
+    }
+    #[inline]
+    fn push(&mut self, s: &str) {
+        if let Some(h) = &mut self.heap {
+            h.push_str(s);
+        } else if self.len + s.len() <= STACK_BODY {
+            // SAFETY: in bounds (checked above); u8 has no invalid bit patterns
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    s.as_ptr(),
+                    self.buf.as_mut_ptr().add(self.len) as *mut u8,
+                    s.len(),
+                )
+            };
+            self.len += s.len();
+        } else {
+            let mut h = String::with_capacity(self.len + s.len() + 64);
+            h.push_str(self.as_str());
+            h.push_str(s);
+            self.heap = Some(h);
+        }
+    }
+    fn as_str(&self) -> &str {
+        match &self.heap {
+            Some(h) => h,
+            // SAFETY: the first `len` bytes were written, only whole &str pieces
+            None => unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    self.buf.as_ptr() as *const u8,
+                    self.len,
+                ))
+            },
+        }
+    }
+}
+
+/// Renders sorted, non-empty label pairs as a label body, escaping values.
+fn render_body(labels: &[(&str, &str)], out: &mut StackText) {
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(",");
+        }
+        out.push(k);
+        out.push("=\"");
+        let mut start = 0;
+        for (j, c) in v.char_indices() {
+            let esc = match c {
+                '\\' => "\\\\",
+                '"' => "\\\"",
+                '\n' => "\\n",
+                _ => continue,
+            };
+            out.push(&v[start..j]);
+            out.push(esc);
+            start = j + 1;
+        }
+        out.push(&v[start..]);
+        out.push("\"");
+    }
+}
+
 impl Family {
     pub(super) fn new(kind: Kind, name: &str, help: &str) -> Family {
         Family {
             name: name.to_owned(),
             help: help.to_owned(),
             kind,
-            series: Mutex::new(BTreeMap::new()),
+            series: Mutex::new(SeriesSet::default()),
+            bounds: Mutex::new(Vec::new()),
             rejected: AtomicU64::new(0),
             warned: AtomicBool::new(false),
         }
-    }
-
-    /// Creations refused so far because the family was at its series limit.
-    pub fn rejected(&self) -> u64 {
-        self.rejected.load(Ordering::Relaxed)
     }
 
     pub fn name(&self) -> &str {
@@ -79,9 +212,22 @@ impl Family {
         self.kind
     }
 
-    fn lock(&self) -> Locked<MutexGuard<'_, BTreeMap<LabelKey, Entry>>> {
+    /// Takes this family's locks in the order normal code does (series, then bucket lists)
+    /// and returns the guards: for the fork prepare handler.
+    pub(super) fn hold_locks(&'static self) -> Box<dyn std::any::Any> {
+        let series = fork::lock(&self.series);
+        let bounds = fork::lock(&self.bounds);
+        Box::new((series, bounds))
+    }
+
+    /// Creations refused so far because the family was at its series limit.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SeriesSet> {
         // inside the fork gate; a poisoned lock is still usable (every update is a single
-        // insert or remove, so a panic cannot leave the map inconsistent)
+        // insert or remove, so a panic cannot leave the set inconsistent)
         fork::lock(&self.series)
     }
 
@@ -90,13 +236,22 @@ impl Family {
         self.lock().len()
     }
 
-    /// Checks labels and args in Triton's order, then returns the shared series for those
-    /// labels (creating it at 0 if needed) with its reference count raised by one.
-    fn acquire(
-        &self,
-        labels: Vec<(String, String)>,
-        args: Option<&MetricArgs>,
-    ) -> Result<(LabelKey, Arc<Series>)> {
+    /// The shared copy of a validated bucket list (allocates only for a list not seen before).
+    fn shared_bounds(&self, b: &[f64]) -> Arc<[f64]> {
+        let mut list = fork::lock(&self.bounds);
+        if let Some(a) = list.iter().find(|a| ***a == *b) {
+            return Arc::clone(a);
+        }
+        let a: Arc<[f64]> = Arc::from(b);
+        if list.len() < MAX_SHARED_BOUNDS {
+            list.push(Arc::clone(&a));
+        }
+        a
+    }
+
+    /// Checks labels and args in Triton's order, then returns the series for those labels
+    /// (creating it at 0 if needed) with its reference count raised by one.
+    fn acquire(&self, key: &mut [(&str, &str)], args: Option<&MetricArgs>) -> Result<Series> {
         let buckets = match (self.kind, args) {
             (Kind::Counter, Some(_)) => {
                 return Err(Error::invalid_arg(
@@ -127,17 +282,16 @@ impl Family {
             ) => Some(validate_buckets(b)?),
             _ => None,
         };
-        let mut key = labels;
-        for (name, _) in &key {
+        for (name, _) in key.iter() {
             check_label_name(name)?;
-            if self.kind == Kind::Histogram && name == "le" {
+            if self.kind == Kind::Histogram && *name == "le" {
                 return Err(Error::invalid_arg(format!(
                     "Invalid label name 'le' for histogram '{}': 'le' is reserved for bucket bounds",
                     self.name
                 )));
             }
         }
-        key.sort_by(|a, b| a.0.cmp(&b.0));
+        key.sort_unstable_by(|a, b| a.0.cmp(b.0));
         if let Some(w) = key.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(Error::invalid_arg(format!(
                 "Label '{}' given twice for metric '{}' (values \"{}\" and \"{}\"): each label name may appear once",
@@ -148,35 +302,32 @@ impl Family {
             )));
         }
         // an empty value is an absent label: {a=""} is the series {}
-        key.retain(|(_, v)| !v.is_empty());
-        let limit = super::registry::max_series_per_family();
-        let series = {
-            let mut map = self.lock();
-            let count = map.len() as u64;
-            match map.get_mut(&key) {
-                Some(entry) => {
-                    entry.refs += 1;
-                    Arc::clone(&entry.series)
-                }
-                None if limit != 0 && count >= limit => {
-                    drop(map);
-                    return Err(self.refuse(limit));
-                }
-                None => {
-                    let series = Arc::new(Series::new(self.kind, buckets));
-                    map.insert(
-                        key.clone(),
-                        Entry {
-                            series: Arc::clone(&series),
-                            body: text::render_label_body(&key),
-                            refs: 1,
-                        },
-                    );
-                    series
-                }
+        let mut n = 0;
+        for i in 0..key.len() {
+            if !key[i].1.is_empty() {
+                key[n] = key[i];
+                n += 1;
             }
-        };
-        Ok((key, series))
+        }
+        let mut body = StackText::new();
+        render_body(&key[..n], &mut body);
+        let body = body.as_str();
+
+        let limit = super::registry::max_series_per_family();
+        let mut set = self.lock();
+        let hash = set.hasher.hash_one(body);
+        if let Some(found) = set.find(hash, body) {
+            found.refs().fetch_add(1, Ordering::Relaxed);
+            return Ok(found);
+        }
+        if limit != 0 && set.len() as u64 >= limit {
+            drop(set);
+            return Err(self.refuse(limit));
+        }
+        let bounds = buckets.map(|b| self.shared_bounds(b));
+        let series = Series::new(self.kind, body, bounds);
+        set.insert(hash, series);
+        Ok(series)
     }
 
     /// Counts a creation refused by the series limit, logs the first one, and says why.
@@ -198,67 +349,61 @@ impl Family {
         Error::unavailable(why)
     }
 
-    fn release(&self, key: &LabelKey) {
-        let mut map = self.lock();
-        if let Some(e) = map.get_mut(key) {
-            e.refs -= 1;
-            if e.refs == 0 {
-                map.remove(key);
-            }
+    fn release(&self, series: Series) {
+        let mut set = self.lock();
+        if series.refs().fetch_sub(1, Ordering::Relaxed) == 1 {
+            set.remove(series);
+            drop(set);
+            // SAFETY: removed from the set and no handle is left: nothing refers to it
+            unsafe { series.free() };
         }
     }
 
     /// Appends this family in text format; nothing at all when it has no series.
     ///
-    /// Walks the series in chunks, releasing the lock between them, so creating or deleting
-    /// a series never waits for more than one chunk. A series created or deleted during the
-    /// walk may or may not appear; every series appears at most once (keys are ordered).
+    /// Walks the slab in chunks, releasing the lock between them, so creating or deleting a
+    /// series never waits for more than one chunk. A series created or deleted during the
+    /// walk may or may not appear; one that lives through it appears exactly once.
     pub fn render(&self, out: &mut String) {
-        let mut after: Option<LabelKey> = None;
+        let mut at = 0;
         let mut header = false;
         loop {
-            let map = self.lock();
-            let mut iter = match &after {
-                None => map.range::<LabelKey, _>(..),
-                Some(k) => map.range::<LabelKey, _>((Bound::Excluded(k), Bound::Unbounded)),
-            };
-            let mut last = None;
-            for _ in 0..RENDER_CHUNK {
-                let Some((k, e)) = iter.next() else { break };
+            let set = self.lock();
+            let end = (at + RENDER_CHUNK).min(set.slots.len());
+            for s in set.slots[at.min(end)..end].iter().flatten() {
                 if !header {
                     text::push_family_header(out, &self.name, &self.help, self.kind.type_name());
                     header = true;
                 }
-                self.render_entry(out, e);
-                last = Some(k);
+                self.render_series(out, *s);
             }
-            let more = last.is_some() && iter.next().is_some();
-            match (more, last) {
-                (true, Some(k)) => after = Some(k.clone()),
-                _ => return,
+            if end >= set.slots.len() {
+                return;
             }
+            at = end;
         }
     }
 
-    fn render_entry(&self, out: &mut String, e: &Entry) {
-        match &*e.series {
-            Series::Counter(_) | Series::Gauge(_) => {
-                text::push_sample(out, &self.name, &e.body, e.series.value().unwrap_or(0.0));
+    fn render_series(&self, out: &mut String, s: Series) {
+        let body = s.body();
+        match self.kind {
+            Kind::Counter | Kind::Gauge => {
+                text::push_sample(out, &self.name, body, s.value().unwrap_or(0.0));
             }
-            Series::Histogram(h) => {
-                let snap = h.snapshot();
+            Kind::Histogram => {
+                let snap = s.snapshot();
                 let mut cumulative = 0u64;
                 for (i, c) in snap.counts.iter().enumerate() {
                     cumulative += c;
                     let le = snap.bounds.get(i).copied().unwrap_or(f64::INFINITY);
-                    text::push_sample_prefix(out, &self.name, "_bucket", &e.body, Some(le));
+                    text::push_sample_prefix(out, &self.name, "_bucket", body, Some(le));
                     text::push_u64(out, cumulative);
                     out.push('\n');
                 }
-                text::push_sample_prefix(out, &self.name, "_sum", &e.body, None);
+                text::push_sample_prefix(out, &self.name, "_sum", body, None);
                 text::push_f64(out, snap.sum);
                 out.push('\n');
-                text::push_sample_prefix(out, &self.name, "_count", &e.body, None);
+                text::push_sample_prefix(out, &self.name, "_count", body, None);
                 text::push_u64(out, cumulative);
                 out.push('\n');
             }
@@ -266,54 +411,80 @@ impl Family {
     }
 }
 
+/// What the handles on a family share: the family and the count of live metrics made
+/// through them (Triton counts children per family handle).
+pub struct HandleShared {
+    family: Arc<Family>,
+    children: AtomicUsize,
+}
+
 /// A user's handle on a family (`INFERMETRICS_MetricFamily`). Several handles may share one
 /// family; each counts the metrics created through it, as Triton does.
 pub struct FamilyHandle {
-    family: Arc<Family>,
-    children: Arc<AtomicUsize>,
+    shared: Arc<HandleShared>,
 }
 
-/// A user's handle on one series (`INFERMETRICS_Metric`). Dropping it releases the series.
+/// A user's handle on one series (`INFERMETRICS_Metric`): the series itself and the family
+/// handle it was made through; two words. Dropping it releases the series.
 pub struct MetricHandle {
-    series: Arc<Series>,
-    family: Arc<Family>,
-    key: LabelKey,
-    parent_children: Arc<AtomicUsize>,
+    series: Series,
+    parent: Arc<HandleShared>,
 }
 
 impl FamilyHandle {
     pub(super) fn new(family: Arc<Family>) -> FamilyHandle {
         FamilyHandle {
-            family,
-            children: Arc::new(AtomicUsize::new(0)),
+            shared: Arc::new(HandleShared {
+                family,
+                children: AtomicUsize::new(0),
+            }),
         }
     }
 
     pub fn family(&self) -> &Arc<Family> {
-        &self.family
+        &self.shared.family
     }
 
     pub fn kind(&self) -> Kind {
-        self.family.kind
+        self.shared.family.kind
     }
 
     /// Live metrics created through this handle.
     pub fn children(&self) -> usize {
-        self.children.load(Ordering::Acquire)
+        self.shared.children.load(Ordering::Acquire)
     }
 
-    pub fn new_metric(
+    /// Opens the series with these labels (name, value pairs in any order).
+    pub fn new_metric<K: AsRef<str>, V: AsRef<str>>(
         &self,
-        labels: Vec<(String, String)>,
+        labels: &[(K, V)],
         args: Option<&MetricArgs>,
     ) -> Result<MetricHandle> {
-        let (key, series) = self.family.acquire(labels, args)?;
-        self.children.fetch_add(1, Ordering::AcqRel);
+        let mut on_stack: [(&str, &str); STACK_LABELS] = [("", ""); STACK_LABELS];
+        let mut on_heap: Vec<(&str, &str)> = Vec::new();
+        let key: &mut [(&str, &str)] = if labels.len() <= STACK_LABELS {
+            for (slot, (k, v)) in on_stack.iter_mut().zip(labels) {
+                *slot = (k.as_ref(), v.as_ref());
+            }
+            &mut on_stack[..labels.len()]
+        } else {
+            on_heap.extend(labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+            &mut on_heap
+        };
+        self.new_metric_in_place(key, args)
+    }
+
+    /// As [`FamilyHandle::new_metric`], with borrowed pairs it may reorder.
+    pub fn new_metric_in_place(
+        &self,
+        labels: &mut [(&str, &str)],
+        args: Option<&MetricArgs>,
+    ) -> Result<MetricHandle> {
+        let series = self.shared.family.acquire(labels, args)?;
+        self.shared.children.fetch_add(1, Ordering::AcqRel);
         Ok(MetricHandle {
             series,
-            family: Arc::clone(&self.family),
-            key,
-            parent_children: Arc::clone(&self.children),
+            parent: Arc::clone(&self.shared),
         })
     }
 
@@ -326,31 +497,33 @@ impl FamilyHandle {
             Err(Error::internal(format!(
                 "Must call MetricDelete on all dependent metrics before calling MetricFamilyDelete. \
                  ({} metric(s) of family '{}' created through this handle are still alive)",
-                n, self.family.name
+                n, self.shared.family.name
             )))
         }
     }
 }
 
 impl MetricHandle {
-    #[inline]
+    /// The series (recording calls, value).
+    #[inline(always)]
     pub fn series(&self) -> &Series {
         &self.series
     }
     pub fn kind(&self) -> Kind {
-        self.family.kind
+        self.series.kind()
     }
     pub fn family(&self) -> &Arc<Family> {
-        &self.family
+        &self.parent.family
     }
-    pub fn labels(&self) -> &LabelKey {
-        &self.key
+    /// The label body of the series, e.g. `id="7",model="resnet50"`.
+    pub fn labels(&self) -> &str {
+        self.series.body()
     }
 }
 
 impl Drop for MetricHandle {
     fn drop(&mut self) {
-        self.family.release(&self.key);
-        self.parent_children.fetch_sub(1, Ordering::AcqRel);
+        self.parent.family.release(self.series);
+        self.parent.children.fetch_sub(1, Ordering::AcqRel);
     }
 }

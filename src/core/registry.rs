@@ -78,6 +78,22 @@ pub struct Registry {
     inner: Mutex<Inner>,
 }
 
+/// Fork hook: the global registry's lock, then each family's locks.
+fn hold_global() -> Box<dyn std::any::Any> {
+    let inner = fork::lock(&Registry::global().inner);
+    let families: Vec<Box<dyn std::any::Any>> = inner
+        .order
+        .iter()
+        .map(|f| {
+            // SAFETY: the global registry never drops a family, so it lives as long as the
+            // process
+            let f: &'static Family = unsafe { &*Arc::as_ptr(f) };
+            f.hold_locks()
+        })
+        .collect();
+    Box::new((inner, families))
+}
+
 #[derive(Default)]
 struct Inner {
     by_name: HashMap<String, Arc<Family>>,
@@ -92,7 +108,10 @@ impl Registry {
     /// The registry every C call uses.
     pub fn global() -> &'static Registry {
         static GLOBAL: OnceLock<Registry> = OnceLock::new();
-        GLOBAL.get_or_init(Registry::new)
+        GLOBAL.get_or_init(|| {
+            fork::hold_during_fork(hold_global);
+            Registry::new()
+        })
     }
 
     /// Opens (creating on first use) the family `name` of `kind` and returns a new handle on it.
@@ -174,8 +193,8 @@ mod tests {
     fn exact_identity_no_collisions() {
         let r = Registry::new();
         let f = r.family(Kind::Counter, "c", "help").unwrap();
-        let m1 = f.new_metric(l(&[("a", "ab"), ("b", "c")]), None).unwrap();
-        let m2 = f.new_metric(l(&[("a", "a"), ("b", "bc")]), None).unwrap();
+        let m1 = f.new_metric(&l(&[("a", "ab"), ("b", "c")]), None).unwrap();
+        let m2 = f.new_metric(&l(&[("a", "a"), ("b", "bc")]), None).unwrap();
         m1.series().increment(1.0).unwrap();
         assert_eq!(m2.series().value().unwrap(), 0.0);
         assert_eq!(f.family().series_count(), 2);
@@ -187,8 +206,8 @@ mod tests {
         let f1 = r.family(Kind::Gauge, "g", "first").unwrap();
         let f2 = r.family(Kind::Gauge, "g", "second").unwrap();
         assert_eq!(f2.family().help(), "first");
-        let m1 = f1.new_metric(l(&[("x", "1")]), None).unwrap();
-        let m2 = f2.new_metric(l(&[("x", "1")]), None).unwrap();
+        let m1 = f1.new_metric(&l(&[("x", "1")]), None).unwrap();
+        let m2 = f2.new_metric(&l(&[("x", "1")]), None).unwrap();
         m1.series().set(7.5).unwrap();
         assert_eq!(m2.series().value().unwrap(), 7.5);
         drop(m1);
@@ -206,7 +225,7 @@ mod tests {
             histogram_buckets: Some(vec![0.1, 1.0, 2.5, 5.0, 10.0]),
         };
         let m = f
-            .new_metric(l(&[("example2", "l2"), ("example1", "l1")]), Some(&args))
+            .new_metric(&l(&[("example2", "l2"), ("example1", "l1")]), Some(&args))
             .unwrap();
         for v in [0.05, 1.5, 6.0] {
             m.series().observe(v).unwrap();
@@ -222,9 +241,9 @@ h_bucket{example1=\"l1\",example2=\"l2\",le=\"+Inf\"} 3\n\
 h_sum{example1=\"l1\",example2=\"l2\"} 7.55\n\
 h_count{example1=\"l1\",example2=\"l2\"} 3\n";
         assert_eq!(t, expect);
-        assert!(f.new_metric(l(&[("le", "1")]), Some(&args)).is_err());
+        assert!(f.new_metric(&l(&[("le", "1")]), Some(&args)).is_err());
         assert!(f
-            .new_metric(l(&[("a", "1"), ("a", "2")]), Some(&args))
+            .new_metric(&l(&[("a", "1"), ("a", "2")]), Some(&args))
             .is_err());
         assert!(f.check_can_delete().is_err());
         drop(m);
@@ -235,10 +254,10 @@ h_count{example1=\"l1\",example2=\"l2\"} 3\n";
     fn empty_label_value_is_absent() {
         let r = Registry::new();
         let f = r.family(Kind::Gauge, "el", "h").unwrap();
-        let a = f.new_metric(l(&[("a", "")]), None).unwrap();
-        let b = f.new_metric(vec![], None).unwrap();
-        let c = f.new_metric(l(&[("a", ""), ("b", "x")]), None).unwrap();
-        let d = f.new_metric(l(&[("b", "x")]), None).unwrap();
+        let a = f.new_metric(&l(&[("a", "")]), None).unwrap();
+        let b = f.new_metric(&[] as &[(&str, &str)], None).unwrap();
+        let c = f.new_metric(&l(&[("a", ""), ("b", "x")]), None).unwrap();
+        let d = f.new_metric(&l(&[("b", "x")]), None).unwrap();
         a.series().set(3.0).unwrap();
         assert_eq!(b.series().value().unwrap(), 3.0);
         c.series().set(4.0).unwrap();
@@ -249,7 +268,7 @@ h_count{example1=\"l1\",example2=\"l2\"} 3\n";
             "# HELP el h\n# TYPE el gauge\nel 3\nel{b=\"x\"} 4\n"
         );
         // a name given twice is still an error, even when one value is empty
-        assert!(f.new_metric(l(&[("a", ""), ("a", "y")]), None).is_err());
+        assert!(f.new_metric(&l(&[("a", ""), ("a", "y")]), None).is_err());
     }
 
     #[test]
@@ -258,7 +277,10 @@ h_count{example1=\"l1\",example2=\"l2\"} 3\n";
         let f = r.family(Kind::Counter, "many", "").unwrap();
         let n = crate::core::family::RENDER_CHUNK * 3 + 7;
         let ms: Vec<_> = (0..n)
-            .map(|i| f.new_metric(l(&[("id", &format!("{:06}", i))]), None).unwrap())
+            .map(|i| {
+                f.new_metric(&l(&[("id", &format!("{:06}", i))]), None)
+                    .unwrap()
+            })
             .collect();
         let t = r.render_to_string();
         let lines: Vec<&str> = t.lines().filter(|x| !x.starts_with('#')).collect();

@@ -17,13 +17,17 @@
 //! one wins. What no C library can make safe is using a handle *while* another thread
 //! deletes it (as with `free()`); the header says so.
 //!
-//! Freed slots are reused first-in first-out, and only once more than [`REUSE_AFTER`] are
-//! free, so a slot's 24-bit generation wraps only after millions of reuses of that one slot.
+//! A freed slot is reused only after [`REUSE_AFTER`] later frees, so its 24-bit generation
+//! wraps only after 2^24 × 1024 frees in the process.
 //!
-//! The hot path (`MetricIncrement` and friends) costs two dependent loads more than a raw
-//! pointer: the chunk pointer and the slot's value (both usually in cache), and no lock.
+//! The hot path (`MetricIncrement` and friends): the chunk pointer, then the slot (its value
+//! and, for a metric, the series pointer, in one cache line), then the series' cells; no
+//! lock. A metric handle is two words kept in the slot itself, so a handle costs no
+//! allocation of its own.
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::mem::{align_of, size_of, MaybeUninit};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::core::{fork, Error, Result};
@@ -63,28 +67,41 @@ macro_rules! castable {
 }
 pub(crate) use castable;
 
+/// 24 bytes. While free, `live` holds the slot's next generation (`gen << 32`, top byte 0,
+/// so it never equals a handle). While live, `data` holds the object itself when it fits in
+/// two words (metric handles: a series pointer and a family-handle pointer, so recording
+/// reads the series straight from the slot), else a pointer to its box.
 struct Slot {
-    /// The handle this slot is live under, or 0.
     live: AtomicU64,
-    ptr: AtomicPtr<()>,
-    /// A second pointer for hot paths, into the object (e.g. a metric's series), so recording
-    /// takes as many dependent loads as a raw pointer would.
-    fast: AtomicPtr<()>,
-    /// Generation for the next use of the slot (touched under `ALLOC`'s lock).
-    next_gen: AtomicU32,
+    data: UnsafeCell<MaybeUninit<[usize; 2]>>,
+}
+
+// SAFETY: `data` is written only by the thread that owns the slot (before publishing `live`
+// with Release, or after retiring it with a winning CAS) and read after an Acquire of `live`
+unsafe impl Sync for Slot {}
+
+/// Whether values of `T` live in the slot itself rather than in a box.
+const fn inline<T>() -> bool {
+    size_of::<T>() <= size_of::<[usize; 2]>() && align_of::<T>() <= align_of::<usize>()
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
 const NO_CHUNK: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
 static CHUNKS: [AtomicPtr<Slot>; MAX_CHUNKS] = [NO_CHUNK; MAX_CHUNKS];
 
+/// Free slots: a freed slot first waits in `cooling` (first in, first out) until
+/// [`REUSE_AFTER`] later frees have happened, then moves to `ready`, which is reused last in,
+/// first out: the slot reused is one freed a while ago (so a slot's generation advances
+/// only once per REUSE_AFTER frees) but not long ago (so its cache line is likely warm).
 struct Alloc {
-    free: VecDeque<u32>,
+    cooling: VecDeque<u32>,
+    ready: Vec<u32>,
     next: u32,
 }
 
 static ALLOC: Mutex<Alloc> = Mutex::new(Alloc {
-    free: VecDeque::new(),
+    cooling: VecDeque::new(),
+    ready: Vec::new(),
     next: 0,
 });
 
@@ -102,21 +119,24 @@ fn type_byte<C: Castable>() -> u8 {
     TYPE_MARK | C::TYPE
 }
 
-/// Puts `ptr` in a free slot and returns its handle; None when MAX_LIVE objects are alive.
-fn insert(type_byte: u8, ptr: *mut (), fast: *const ()) -> Option<u64> {
+/// Takes a free slot, lets `fill` write its data, publishes it and returns the handle;
+/// None when MAX_LIVE objects are alive.
+fn insert(type_byte: u8, fill: impl FnOnce(&Slot)) -> Option<u64> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    if !HOOK.is_completed() {
+        HOOK.call_once(|| fork::hold_during_fork(|| Box::new(fork::lock(&ALLOC))));
+    }
     let mut a = fork::lock(&ALLOC);
-    let index = if a.free.len() > REUSE_AFTER {
-        a.free.pop_front()?
+    let index = if let Some(i) = a.ready.pop() {
+        i
     } else if (a.next as usize) < MAX_LIVE {
         let i = a.next;
         let c = i as usize >> CHUNK_BITS;
         if CHUNKS[c].load(Ordering::Relaxed).is_null() {
             let chunk: Box<[Slot]> = (0..CHUNK)
                 .map(|_| Slot {
-                    live: AtomicU64::new(0),
-                    ptr: AtomicPtr::new(std::ptr::null_mut()),
-                    fast: AtomicPtr::new(std::ptr::null_mut()),
-                    next_gen: AtomicU32::new(1),
+                    live: AtomicU64::new(1 << 32),
+                    data: UnsafeCell::new(MaybeUninit::uninit()),
                 })
                 .collect();
             CHUNKS[c].store(Box::leak(chunk).as_mut_ptr(), Ordering::Release);
@@ -124,27 +144,34 @@ fn insert(type_byte: u8, ptr: *mut (), fast: *const ()) -> Option<u64> {
         a.next += 1;
         i
     } else {
-        a.free.pop_front()?
+        a.cooling.pop_front()?
     };
+    drop(a);
     let s = slot(index as usize)?;
-    let gen = s.next_gen.load(Ordering::Relaxed);
-    let h = (u64::from(type_byte) << 56) | (u64::from(gen) << 32) | u64::from(index);
-    s.ptr.store(ptr, Ordering::Relaxed);
-    s.fast.store(fast as *mut (), Ordering::Relaxed);
-    // Release: whoever sees `live == h` also sees `ptr`
+    let gen = s.live.load(Ordering::Relaxed) >> 32;
+    let h = (u64::from(type_byte) << 56) | (gen << 32) | u64::from(index);
+    fill(s);
+    // Release: whoever sees `live == h` also sees `data`
     s.live.store(h, Ordering::Release);
     Some(h)
 }
 
-/// Returns a slot emptied by a successful delete to the free list.
+/// Returns a slot retired by a successful delete (its `live` already holds the next
+/// generation) to the free list.
 fn release(index: u32) {
     let mut a = fork::lock(&ALLOC);
-    if let Some(s) = slot(index as usize) {
-        let g = s.next_gen.load(Ordering::Relaxed);
-        s.next_gen
-            .store(if g >= GEN_MAX { 1 } else { g + 1 }, Ordering::Relaxed);
+    a.cooling.push_back(index);
+    if a.cooling.len() > REUSE_AFTER {
+        if let Some(i) = a.cooling.pop_front() {
+            a.ready.push(i);
+        }
     }
-    a.free.push_back(index);
+}
+
+/// The free-slot value for the generation after the one in `h`.
+fn next_free_value(h: u64) -> u64 {
+    let gen = ((h >> 32) & u64::from(GEN_MAX)) as u32;
+    u64::from(if gen >= GEN_MAX { 1 } else { gen + 1 }) << 32
 }
 
 #[cold]
@@ -195,31 +222,43 @@ fn lookup<C: Castable>(p: *const C, arg: &str) -> Result<&'static Slot> {
     }
 }
 
-/// Moves `value` to the heap and returns a new handle on it, owned by the caller.
+/// Moves `value` into the table (into its slot when it fits, else a box) and returns a new
+/// handle on it, owned by the caller.
 pub(crate) fn to_raw<C: Castable>(value: C::Rust) -> Result<*mut C> {
-    to_raw_fast::<C>(value, |_| std::ptr::null())
+    let mut value = Some(value);
+    let h = insert(type_byte::<C>(), |s| {
+        let v = value.take().expect("filled once");
+        // SAFETY: the slot is ours until published; its data is 2 aligned words
+        unsafe {
+            let data = (*s.data.get()).as_mut_ptr();
+            if inline::<C::Rust>() {
+                std::ptr::write(data as *mut C::Rust, v);
+            } else {
+                (*data)[0] = Box::into_raw(Box::new(v)) as usize;
+            }
+        }
+    });
+    match h {
+        Some(h) => Ok(h as usize as *mut C),
+        None => Err(Error::unavailable(format!(
+            "cannot create another {}: {} objects of this library are alive (delete some)",
+            C::WHAT,
+            MAX_LIVE
+        ))),
+    }
 }
 
-/// Like [`to_raw`], also storing `fast(&value)` for [`try_fast`]; it must point into memory
-/// that lives as long as the value.
-pub(crate) fn to_raw_fast<C: Castable>(
-    value: C::Rust,
-    fast: impl FnOnce(&C::Rust) -> *const (),
-) -> Result<*mut C> {
-    let ptr = Box::into_raw(Box::new(value));
-    // SAFETY: `ptr` is a fresh, valid box
-    let fast = fast(unsafe { &*ptr });
-    match insert(type_byte::<C>(), ptr as *mut (), fast) {
-        Some(h) => Ok(h as usize as *mut C),
-        None => {
-            // SAFETY: `ptr` came from Box::into_raw above and was never published
-            drop(unsafe { Box::from_raw(ptr) });
-            Err(Error::unavailable(format!(
-                "cannot create another {}: {} objects of this library are alive (delete some)",
-                C::WHAT,
-                MAX_LIVE
-            )))
-        }
+/// The value behind a live slot.
+///
+/// # Safety
+/// `s` is live under a handle of type `C`.
+#[inline(always)]
+unsafe fn value_ptr<C: Castable>(s: &Slot) -> *mut C::Rust {
+    let data = (*s.data.get()).as_mut_ptr();
+    if inline::<C::Rust>() {
+        data as *mut C::Rust
+    } else {
+        (*data)[0] as *mut C::Rust
     }
 }
 
@@ -231,17 +270,7 @@ pub(crate) fn to_raw_fast<C: Castable>(
 #[inline(always)]
 pub(crate) unsafe fn try_ref<'a, C: Castable>(p: *const C, arg: &str) -> Result<&'a C::Rust> {
     let s = lookup(p, arg)?;
-    Ok(&*(s.ptr.load(Ordering::Relaxed) as *const C::Rust))
-}
-
-/// The hot-path pointer stored by [`to_raw_fast`], checked as [`try_ref`] checks a handle.
-///
-/// # Safety
-/// As [`try_ref`]; `T` is the type `fast` pointed to.
-#[inline(always)]
-pub(crate) unsafe fn try_fast<'a, C: Castable, T>(p: *const C, arg: &str) -> Result<&'a T> {
-    let s = lookup(p, arg)?;
-    Ok(&*(s.fast.load(Ordering::Relaxed) as *const T))
+    Ok(&*value_ptr::<C>(s))
 }
 
 /// Mutably borrows the Rust value behind a handle (the C contract gives the caller exclusive
@@ -251,7 +280,7 @@ pub(crate) unsafe fn try_fast<'a, C: Castable, T>(p: *const C, arg: &str) -> Res
 /// As [`try_ref`], and no other thread uses the object during the call.
 pub(crate) unsafe fn try_mut<'a, C: Castable>(p: *mut C, arg: &str) -> Result<&'a mut C::Rust> {
     let s = lookup(p, arg)?;
-    Ok(&mut *(s.ptr.load(Ordering::Relaxed) as *mut C::Rust))
+    Ok(&mut *value_ptr::<C>(s))
 }
 
 /// Takes ownership back from C: retires the handle (once; a second delete is INVALID_ARG)
@@ -262,17 +291,20 @@ pub(crate) unsafe fn try_mut<'a, C: Castable>(p: *mut C, arg: &str) -> Result<&'
 pub(crate) unsafe fn try_take<C: Castable>(p: *mut C, arg: &str) -> Result<C::Rust> {
     let s = lookup(p, arg)?;
     let h = p as usize as u64;
-    if s
-        .live
-        .compare_exchange(h, 0, Ordering::AcqRel, Ordering::Acquire)
+    // the winner of this CAS owns the data; `live` now names the next generation
+    if s.live
+        .compare_exchange(h, next_free_value(h), Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
         return Err(not_live::<C>(arg));
     }
-    let ptr = s.ptr.swap(std::ptr::null_mut(), Ordering::AcqRel) as *mut C::Rust;
-    s.fast.store(std::ptr::null_mut(), Ordering::Relaxed);
+    let v = if inline::<C::Rust>() {
+        std::ptr::read(value_ptr::<C>(s))
+    } else {
+        *Box::from_raw(value_ptr::<C>(s))
+    };
     release((h & 0xffff_ffff) as u32);
-    Ok(*Box::from_raw(ptr))
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -3,12 +3,11 @@
 //! The recording calls go from the handle to the series' atomics: no lock, no allocation,
 //! no lookup by name or label.
 use super::args::INFERMETRICS_MetricArgs;
-use super::boundary::{castable, guard, try_out, try_ref, try_take};
-use super::handle::{to_raw_fast, try_fast};
+use super::boundary::{castable, guard, to_raw, try_out, try_ref, try_take};
 use super::error::INFERMETRICS_Error;
 use super::family::{INFERMETRICS_MetricFamily, RawMetricKind};
-use super::parameter::{labels_from_c, INFERMETRICS_Parameter};
-use crate::core::{MetricHandle, Series};
+use super::parameter::{with_labels, INFERMETRICS_Parameter};
+use crate::core::MetricHandle;
 
 /// A handle on one series (a family plus a set of label values). Handles made with equal
 /// labels in one family share the series; the series leaves the output when its last handle
@@ -66,15 +65,15 @@ pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
     guard("INFERMETRICS_MetricNewWithArgs", || {
         let out = try_out(metric, "metric")?;
         let fam = try_ref(family, "family")?;
-        let labels = labels_from_c(labels, label_count)?;
         let args = if args.is_null() {
             None
         } else {
             Some(try_ref(args, "args")?)
         };
-        let m = fam.new_metric(labels, args)?;
-        // the slot keeps a pointer to the series itself: recording skips the handle object
-        *out = to_raw_fast::<INFERMETRICS_Metric>(m, |m: &MetricHandle| m.series() as *const Series as *const ())?;
+        let m = with_labels(labels, label_count, |labels| {
+            fam.new_metric_in_place(labels, args)
+        })?;
+        *out = to_raw(m)?;
         Ok(())
     })
 }
@@ -124,7 +123,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(
     value: f64,
 ) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricIncrement", move || {
-        try_fast::<_, Series>(metric, "metric")?.increment(value)
+        try_ref(metric, "metric")?.series().increment(value)
     })
 }
 
@@ -139,7 +138,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricSet(
     value: f64,
 ) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricSet", move || {
-        try_fast::<_, Series>(metric, "metric")?.set(value)
+        try_ref(metric, "metric")?.series().set(value)
     })
 }
 
@@ -155,7 +154,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricObserve(
     value: f64,
 ) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricObserve", move || {
-        try_fast::<_, Series>(metric, "metric")?.observe(value)
+        try_ref(metric, "metric")?.series().observe(value)
     })
 }
 

@@ -1,0 +1,183 @@
+//! `http`: raw bytes from a client through the server's real HTTP connection and service
+//! (`infermetrics::exporter::fuzz_http_exchange`: hyper over an in-memory duplex), end to end.
+//!
+//! Whatever the client sends, the server must not panic or hang, and what it writes back must
+//! be zero or more complete HTTP/1.1 responses: valid status lines, well-formed headers, and
+//! bodies framed by Content-Length or chunked encoding; at most one response per request
+//! line the client could have sent, each of bounded size. A response to HEAD carries a
+//! Content-Length but no body, so both readings are tried.
+//!
+//! Built only with `--features http` (the function is part of the hyper server).
+#![no_main]
+
+use std::ffi::CString;
+use std::ptr::null_mut;
+
+use libfuzzer_sys::fuzz_target;
+
+use imfuzz::api::ok;
+use infermetrics::ffi::family::*;
+use infermetrics::ffi::metric::*;
+use infermetrics::ffi::parameter::*;
+
+/// Upper bound on one response (the registry this target fills renders to well under this).
+const MAX_RESPONSE: usize = 1 << 20;
+
+/// One family with a series, so /metrics has a body to send.
+fn setup() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| unsafe {
+        imfuzz::silence_log();
+        let mut f = null_mut();
+        ok(
+            "MetricFamilyNew",
+            INFERMETRICS_MetricFamilyNew(&mut f, RawMetricKind(0), c"fuzz_http_requests".as_ptr(), c"Requests\nseen".as_ptr()),
+        );
+        let v = CString::new("a\"b\\c\nd").unwrap();
+        let p = INFERMETRICS_ParameterNew(c"path".as_ptr(), RawParameterType(0), v.as_ptr() as _);
+        let mut labels = [p as *const INFERMETRICS_Parameter];
+        let mut m = null_mut();
+        ok("MetricNew", INFERMETRICS_MetricNew(&mut m, f, labels.as_mut_ptr(), 1));
+        ok("MetricIncrement", INFERMETRICS_MetricIncrement(m, 42.0));
+        INFERMETRICS_ParameterDelete(p);
+        // the metric and family handles stay alive for the whole process
+    });
+}
+
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+fn find_crlf(b: &[u8], from: usize) -> Option<usize> {
+    b[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
+}
+
+/// The head of one response at `pos`: (status, content-length, chunked, offset after head).
+fn parse_head(b: &[u8], pos: usize) -> Result<(u16, Option<usize>, bool, usize), String> {
+    let line_end = find_crlf(b, pos).ok_or("status line without CRLF")?;
+    let line = &b[pos..line_end];
+    let rest = line.strip_prefix(b"HTTP/1.1 ").ok_or_else(|| format!("bad status line {:?}", String::from_utf8_lossy(line)))?;
+    if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
+        return Err(format!("bad status code in {:?}", String::from_utf8_lossy(line)));
+    }
+    let status: u16 = std::str::from_utf8(&rest[..3]).unwrap().parse().unwrap();
+    if !(100..=599).contains(&status) {
+        return Err(format!("status {status} out of range"));
+    }
+    let reason = &rest[3..];
+    if !(reason.is_empty() || reason[0] == b' ') || reason.iter().any(|&c| c < 0x20 && c != b'\t' || c == 0x7f) {
+        return Err(format!("bad reason phrase in {:?}", String::from_utf8_lossy(line)));
+    }
+    let mut at = line_end + 2;
+    let mut length = None;
+    let mut chunked = false;
+    loop {
+        let end = find_crlf(b, at).ok_or("header block without its empty line")?;
+        if end == at {
+            at += 2;
+            break;
+        }
+        let h = &b[at..end];
+        let colon = h.iter().position(|&c| c == b':').ok_or("header without ':'")?;
+        let (name, value) = (&h[..colon], &h[colon + 1..]);
+        if name.is_empty() || !name.iter().all(|&c| is_token(c)) {
+            return Err(format!("bad header name {:?}", String::from_utf8_lossy(name)));
+        }
+        if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+            return Err("control byte in a header value".into());
+        }
+        let value = String::from_utf8_lossy(value).trim().to_ascii_lowercase();
+        match name.to_ascii_lowercase().as_slice() {
+            b"content-length" => {
+                let n: usize = value.parse().map_err(|_| format!("bad Content-Length {value:?}"))?;
+                if length.replace(n).is_some_and(|old| old != n) {
+                    return Err("two different Content-Length headers".into());
+                }
+            }
+            b"transfer-encoding" => chunked = value.ends_with("chunked"),
+            _ => {}
+        }
+        at = end + 2;
+    }
+    if chunked && length.is_some() {
+        return Err("both Content-Length and chunked".into());
+    }
+    Ok((status, length, chunked, at))
+}
+
+/// Where the body that starts at `at` ends, when chunked.
+fn chunked_end(b: &[u8], mut at: usize) -> Result<usize, String> {
+    loop {
+        let end = find_crlf(b, at).ok_or("chunk size without CRLF")?;
+        let size = std::str::from_utf8(&b[at..end]).ok().and_then(|s| usize::from_str_radix(s.split(';').next().unwrap(), 16).ok()).ok_or("bad chunk size")?;
+        at = end + 2;
+        if size == 0 {
+            // trailers, then the empty line
+            loop {
+                let e = find_crlf(b, at).ok_or("chunked body without its end")?;
+                let empty = e == at;
+                at = e + 2;
+                if empty {
+                    return Ok(at);
+                }
+            }
+        }
+        if b.len() < at + size + 2 || &b[at + size..at + size + 2] != b"\r\n" {
+            return Err("chunk shorter than its size".into());
+        }
+        at += size + 2;
+    }
+}
+
+/// Reads `b[pos..]` as whole responses, trying every framing a response allows; Err says
+/// why the last reading failed.
+fn parses(b: &[u8], pos: usize, budget: &mut usize, count: usize, max_count: usize) -> Result<(), String> {
+    if pos == b.len() {
+        return Ok(());
+    }
+    if count >= max_count {
+        return Err(format!("more than {max_count} responses"));
+    }
+    if *budget == 0 {
+        return Err("too many ways to read the output".into());
+    }
+    *budget -= 1;
+    let (status, length, chunked, at) = parse_head(b, pos)?;
+    let no_body = (100..200).contains(&status) || status == 204 || status == 304;
+    let mut ends = Vec::new();
+    if no_body {
+        ends.push(at);
+    } else if chunked {
+        ends.push(chunked_end(b, at)?);
+    } else {
+        let n = length.ok_or("response without Content-Length or chunked framing")?;
+        if n > MAX_RESPONSE {
+            return Err(format!("response of {n} bytes"));
+        }
+        if at + n <= b.len() {
+            ends.push(at + n);
+        }
+        // the answer to HEAD: the length of the body GET would get, no body
+        ends.push(at);
+    }
+    let mut last = Ok(());
+    for e in ends {
+        last = parses(b, e, budget, count + 1, max_count);
+        if last.is_ok() {
+            return last;
+        }
+    }
+    last
+}
+
+fuzz_target!(|data: &[u8]| {
+    setup();
+    let out = infermetrics::exporter::fuzz_http_exchange(data);
+    // at most one response per line the client sent, plus one (an error for a partial one)
+    let max_count = data.iter().filter(|&&c| c == b'\n').count() + 1;
+    assert!(out.len() <= max_count * MAX_RESPONSE, "{} bytes of output", out.len());
+    let mut budget = 10_000;
+    if let Err(e) = parses(&out, 0, &mut budget, 0, max_count) {
+        panic!("output is not whole HTTP/1.1 responses: {e}\n{:?}", String::from_utf8_lossy(&out));
+    }
+});

@@ -1,0 +1,81 @@
+//! The contract's rules, restated from the header's documentation (not taken from the
+//! library), so the targets can say in advance whether a call must succeed.
+
+/// Metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, not starting with `__`.
+pub fn valid_metric_name(b: &[u8]) -> bool {
+    valid_name(b, true)
+}
+
+/// Label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
+pub fn valid_label_name(b: &[u8]) -> bool {
+    valid_name(b, false)
+}
+
+fn valid_name(b: &[u8], colon: bool) -> bool {
+    if b.is_empty() || b.starts_with(b"__") {
+        return false;
+    }
+    let ok = |c: u8, first: bool| {
+        c.is_ascii_alphabetic() || c == b'_' || (colon && c == b':') || (!first && c.is_ascii_digit())
+    };
+    ok(b[0], true) && b[1..].iter().all(|&c| ok(c, false))
+}
+
+/// Histogram bounds as a metric keeps them: finite, strictly increasing; a trailing +Inf is
+/// dropped (it is the implicit bucket). None when the bounds must be refused.
+pub fn checked_buckets(b: &[f64]) -> Option<Vec<f64>> {
+    let mut v = b.to_vec();
+    if v.last() == Some(&f64::INFINITY) {
+        v.pop();
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    if v.windows(2).any(|w| w[0] >= w[1]) {
+        return None;
+    }
+    Some(v)
+}
+
+/// A series' identity: its label pairs sorted by name.
+pub type Key = Vec<(String, String)>;
+
+/// The series identity that labels given to MetricNew must map to, or None when MetricNew
+/// must refuse them (invalid or repeated name, `le` on a histogram, bad UTF-8).
+///
+/// The contract for empty values: a label whose value is empty is the same as no label
+/// (Prometheus itself treats `a=""` as absent), so it is not part of the identity and is not
+/// printed. Its name must still be valid and not repeated.
+pub fn series_key(labels: &[(Vec<u8>, Vec<u8>)], histogram: bool) -> Option<Key> {
+    let mut key: Key = Vec::new();
+    let mut names: Vec<&[u8]> = Vec::new();
+    for (n, v) in labels {
+        if !valid_label_name(n) || (histogram && n.as_slice() == b"le") {
+            return None;
+        }
+        if names.contains(&n.as_slice()) {
+            return None;
+        }
+        names.push(n);
+        let n = std::str::from_utf8(n).ok()?;
+        let v = std::str::from_utf8(v).ok()?;
+        if !v.is_empty() || legacy() {
+            key.push((n.to_owned(), v.to_owned()));
+        }
+    }
+    key.sort();
+    Some(key)
+}
+
+/// [`valid_metric_name`] (colon allowed) or [`valid_label_name`] on a str.
+pub fn valid_name_str(s: &str, colon: bool) -> bool {
+    valid_name(s.as_bytes(), colon)
+}
+
+/// `IM_FUZZ_LEGACY=1`: check the library as it was before issue 7 (handles were plain
+/// pointers, so misuse of deleted, mistyped or forged handles is left out; a label with an
+/// empty value was a label like any other).
+pub fn legacy() -> bool {
+    static L: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *L.get_or_init(|| std::env::var("IM_FUZZ_LEGACY").is_ok_and(|v| v == "1"))
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# valgrind memcheck over the C and C++ test programs of the normal release build (the build
+# tests/run.sh makes in build/tests; configured and built here if it is missing). Each CTest
+# test whose command is one of our executables runs under
+#   valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+# with its CTest arguments and environment. Fails on any failing test, any memcheck error and
+# any definite leak. tests/valgrind.supp suppresses only things outside our code (each entry
+# says why).
+#
+#   tests/valgrind.sh [CTEST_REGEX]
+#
+# CTEST_REGEX picks tests by name (default: $VALGRIND_DEFAULT below, the core C API tests, the
+# C++ wrapper tests and a subset of the server tests; '.' for every test that can run under
+# valgrind). Left out always: the *_asan programs (AddressSanitizer and valgrind cannot share a
+# process) and the shell-script tests (promtool/Prometheus; the fixture they start is not ours
+# to wrap). Per-test logs: build/tests/valgrind/<test>.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${VALGRIND_BUILD:-$ROOT/build/tests}
+# server_start_stop (50 start/stop rounds with an RSS-growth check) and server_hostile (slow
+# clients, timeouts) take minutes under valgrind; they run with '.'.
+VALGRIND_DEFAULT='^(c_test_(errors|families|metrics|histogram|text|null_args|bad_input|compat|metrics_static|bad_input_static)|cpp_test_(wrapper|noexcept|wrapper_static)|example_c_basic|example_cpp_backend|server_(http|bind|null_args|env_port|env_bad_port_abc|keepalive|delete_inflight|collectors))$'
+REGEX=${1:-$VALGRIND_DEFAULT}
+JOBS=${VALGRIND_JOBS:-2}
+export CARGO_TERM_COLOR=never
+START=$(date +%s)
+
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; exit 1; }
+if [ ! -f "$BUILD/CTestTestfile.cmake" ]; then
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DINFERMETRICS_CARGO_TARGET_DIR="$ROOT/target" >/dev/null
+fi
+cmake --build "$BUILD" -j2 >/dev/null
+BUILT=$(date +%s)
+
+OUT=$BUILD/valgrind
+rm -rf "$OUT" && mkdir -p "$OUT"
+ctest --test-dir "$BUILD" --show-only=json-v1 -R "$REGEX" >"$OUT/tests.json"
+
+# One line per test: name, environment, command; fields split by \x1e, words by \x1f (not
+# whitespace, so an empty field stays a field)
+python3 - "$OUT/tests.json" "$ROOT" >"$OUT/tests.tsv" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for t in d["tests"]:
+    cmd = t.get("command") or []
+    if not cmd or t["name"].endswith("_asan") or cmd[0].endswith("/bash") or cmd[0].endswith("/sh"):
+        continue
+    env = []
+    for p in t.get("properties", []):
+        if p["name"] == "ENVIRONMENT":
+            env += p["value"]
+    print("\x1e".join([t["name"], "\x1f".join(env), "\x1f".join(cmd)]))
+EOF
+
+VG=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    --show-leak-kinds=definite --num-callers=40 --track-origins=yes --gen-suppressions=all
+    --suppressions="$ROOT/tests/valgrind.supp")
+
+run_one() {  # name env cmd -> writes $OUT/<name>.log and $OUT/<name>.rc
+  local name=$1 envs=$2 cmd=$3 t0 t1 rc=0
+  local -a e c
+  IFS=$'\x1f' read -r -a e <<<"$envs" || true
+  IFS=$'\x1f' read -r -a c <<<"$cmd"
+  t0=$(date +%s)
+  env "${e[@]}" timeout 600 "${VG[@]}" "${c[@]}" >"$OUT/$name.log" 2>&1 || rc=$?
+  t1=$(date +%s)
+  echo "$rc $((t1 - t0))" >"$OUT/$name.rc"
+}
+count=0
+while IFS=$'\x1e' read -r name envs cmd; do
+  count=$((count + 1))
+  # at most $JOBS at a time
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  run_one "$name" "$envs" "$cmd" &
+done <"$OUT/tests.tsv"
+wait
+
+fail=0
+printf '%-36s %6s %s\n' TEST SECONDS RESULT
+while IFS=$'\x1e' read -r name _ _; do
+  read -r rc secs <"$OUT/$name.rc"
+  if [ "$rc" = 0 ]; then
+    res=ok
+  elif [ "$rc" = 99 ]; then
+    res="MEMCHECK ERRORS (see $OUT/$name.log)"; fail=1
+  elif [ "$rc" = 124 ]; then
+    res="TIMED OUT"; fail=1
+  else
+    res="FAILED, exit $rc (see $OUT/$name.log)"; fail=1
+  fi
+  printf '%-36s %6s %s\n' "$name" "$secs" "$res"
+  if [ "$res" != ok ]; then
+    grep -E '^==[0-9]+== (Invalid|Conditional|Syscall|Mismatched|Source and dest|Argument|.*definitely lost|Process terminating|  (at|by) )' "$OUT/$name.log" | head -30 | sed 's/^/    /' || true
+    grep -v '^==' "$OUT/$name.log" | grep -iE 'FAIL|panick' | head -10 | sed 's/^/    /' || true
+  fi
+done <"$OUT/tests.tsv"
+END=$(date +%s)
+echo
+echo "== valgrind: $count test(s), $([ $fail = 0 ] && echo 'no errors' || echo 'FAILURES'); build $((BUILT - START)) s, run $((END - BUILT)) s"
+exit $fail
