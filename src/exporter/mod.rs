@@ -302,18 +302,17 @@ fn spawn_collectors(
         .spawn(move || loop {
             for (c, slot) in members.iter_mut() {
                 let t0 = Instant::now();
-                let fresh = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    c.collect()
-                })) {
-                    Ok(f) => Some(f),
-                    Err(_) => {
-                        log::error(&format!(
+                let fresh =
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.collect())) {
+                        Ok(f) => Some(f),
+                        Err(_) => {
+                            log::error(&format!(
                             "the {} collector panicked; its series are dropped until it recovers",
                             c.name()
                         ));
-                        None
-                    }
-                };
+                            None
+                        }
+                    };
                 let ok = fresh.is_some() && c.success();
                 slot.publish(fresh.unwrap_or_default(), t0.elapsed(), ok);
             }
