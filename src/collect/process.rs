@@ -68,6 +68,7 @@ pub fn open_fds() -> std::io::Result<u64> {
 }
 
 /// The soft limit on open files.
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
 pub fn max_fds() -> Option<u64> {
     let mut rl = libc::rlimit {
         rlim_cur: 0,
