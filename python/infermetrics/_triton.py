@@ -1,7 +1,7 @@
 """Summaries and Triton's inference statistics for any Python server (issue 13).
 
-``Summary`` is a metric family of kind INFERMETRICS_METRIC_KIND_SUMMARY (quantiles over a sliding
-window, ``_sum``, ``_count``). ``ModelReporter`` produces Triton's ``nv_inference_*`` series for a
+``QuantileSummary`` is one series of a family of kind INFERMETRICS_METRIC_KIND_SUMMARY (quantiles
+over a sliding window, ``_sum``, ``_count``; prometheus_client's ``Summary`` has no quantiles). ``ModelReporter`` produces Triton's ``nv_inference_*`` series for a
 model version from the timestamps of each request; ``with reporter.request() as r:`` takes them
 around a request. ``set_metrics_config`` is Triton's ``--metrics-config``.
 """
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from ctypes import POINTER, byref, c_bool, c_char_p, c_double, c_int64, c_uint64
 
 from . import _lib
-from ._core import LIB, ErrorCode, InfermetricsError, _check, _cstr, _Family, _Series
+from ._core import LIB, ErrorCode, InfermetricsError, _check, _Closing, _cstr
 
 SUMMARY_KIND = 3  # INFERMETRICS_METRIC_KIND_SUMMARY
 
@@ -68,9 +68,52 @@ def set_metrics_config(config):
 DEFAULT_QUANTILES = ((0.5, 0.05), (0.9, 0.01), (0.95, 0.001), (0.99, 0.001), (0.999, 0.001))
 
 
-class SummarySeries(_Series):
+class QuantileSummary(_Closing):
+    """One summary series with quantiles: ``QuantileSummary("latency_us", "Latency",
+    labels={"model": "a"})``, ``.observe(v)``, ``with s.time(): ...``. ``quantiles`` are (quantile,
+    allowed rank error) pairs (Triton's defaults), over a sliding window of ``max_age_ms`` in
+    ``age_buckets`` (0: 60000 ms and 5, as prometheus-cpp). Recording takes no lock."""
+
+    def __init__(self, name, documentation="", labels=None, quantiles=DEFAULT_QUANTILES, max_age_ms=0,
+                 age_buckets=0):
+        self.name = name
+        self.labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        self.quantiles = tuple((float(q), float(e)) for q, e in quantiles)
+        self._family = self._args = self._series = None
+        try:
+            fam = _lib.FamilyP()
+            _check(LIB.INFERMETRICS_MetricFamilyNew(byref(fam), SUMMARY_KIND, _cstr(name, "metric name"),
+                                                    _cstr(documentation, "documentation")))
+            self._family = fam
+            args = _lib.ArgsP()
+            _check(LIB.INFERMETRICS_MetricArgsNew(byref(args)))
+            self._args = args
+            n = len(self.quantiles)
+            qs = (c_double * n)(*(q for q, _ in self.quantiles)) if n else None
+            es = (c_double * n)(*(e for _, e in self.quantiles)) if n else None
+            _check(_fn("INFERMETRICS_MetricArgsSetSummary")(args, qs, es, n, int(max_age_ms), int(age_buckets)))
+            params = []
+            try:
+                for k, v in self.labels.items():
+                    p = LIB.INFERMETRICS_ParameterNew(_cstr(k, "label name"), 0, c_char_p(_cstr(v, "label value")))
+                    if not p:
+                        raise InfermetricsError(ErrorCode.INVALID_ARG, "cannot make label %r=%r" % (k, v))
+                    params.append(p)
+                arr = (_lib.ParameterP * len(params))(*params) if params else None
+                h = _lib.MetricP()
+                _check(LIB.INFERMETRICS_MetricNewWithArgs(byref(h), fam, arr, len(params), args))
+                self._series = h
+            finally:
+                for p in params:
+                    LIB.INFERMETRICS_ParameterDelete(p)
+        except BaseException:
+            self.close()
+            raise
+
     def observe(self, value):
-        _check(LIB.INFERMETRICS_MetricObserve(self._h(), float(value)))
+        if self._series is None:
+            raise ValueError("summary %r is closed" % self.name)
+        _check(LIB.INFERMETRICS_MetricObserve(self._series, float(value)))
 
     @contextmanager
     def time(self):
@@ -81,38 +124,23 @@ class SummarySeries(_Series):
         finally:
             self.observe(time.perf_counter() - start)
 
+    @property
+    def value(self):
+        """A summary has no single value: raises InfermetricsError UNSUPPORTED, as the C API does."""
+        v = c_double()
+        _check(LIB.INFERMETRICS_MetricValue(self._series, byref(v)))
+        return v.value
 
-class Summary(_Family):
-    """A summary family (see Counter): ``.observe(v)``, ``with s.time(): ...``. ``quantiles`` are
-    (quantile, allowed rank error) pairs (Triton's defaults), over a sliding window of
-    ``max_age_ms`` in ``age_buckets`` (0: 60000 ms and 5, as prometheus-cpp)."""
-    _kind = SUMMARY_KIND
-    _series_cls = SummarySeries
-
-    def __init__(self, name, description="", labels=None, labelnames=None, quantiles=DEFAULT_QUANTILES,
-                 max_age_ms=0, age_buckets=0):
-        self.quantiles = tuple((float(q), float(e)) for q, e in quantiles)
-        self.max_age_ms = int(max_age_ms)
-        self.age_buckets = int(age_buckets)
-        super().__init__(name, description, labels, labelnames)
-
-    def _setup(self):
-        args = _lib.ArgsP()
-        _check(LIB.INFERMETRICS_MetricArgsNew(byref(args)))
-        self._args = args
-        n = len(self.quantiles)
-        qs = (c_double * n)(*(q for q, _ in self.quantiles)) if n else None
-        es = (c_double * n)(*(e for _, e in self.quantiles)) if n else None
-        _check(_fn("INFERMETRICS_MetricArgsSetSummary")(args, qs, es, n, self.max_age_ms, self.age_buckets))
-
-    def _new_metric(self, out, params, n):
-        return LIB.INFERMETRICS_MetricNewWithArgs(out, self._family, params, n, self._args)
-
-    def observe(self, value):
-        self._d().observe(value)
-
-    def time(self):
-        return self._d().time()
+    def close(self):
+        series, self._series = self._series, None
+        args, self._args = self._args, None
+        fam, self._family = self._family, None
+        if series is not None:
+            _check(LIB.INFERMETRICS_MetricDelete(series))
+        if args is not None:
+            _check(LIB.INFERMETRICS_MetricArgsDelete(args))
+        if fam is not None:
+            _check(LIB.INFERMETRICS_MetricFamilyDelete(fam))
 
 
 # --- Triton's inference statistics -------------------------------------------------------------

@@ -231,11 +231,14 @@ impl Devices {
 /// Utilisation, memory, power, power limit and temperature of every GPU.
 pub struct GpuCollector {
     devices: Devices,
+    /// Whether NVML answered at the last collection (`nv_collector_success`).
+    ok: bool,
 }
 
 /// The energy counter of every GPU (a slow NVML call), on its own thread.
 pub struct GpuEnergyCollector {
     devices: Devices,
+    ok: bool,
 }
 
 /// The fast and slow GPU collectors of one server, sharing one NVML session.
@@ -253,12 +256,14 @@ pub fn collectors(library: Option<PathBuf>) -> (GpuCollector, GpuEnergyCollector
                 session: Arc::clone(&session),
                 gpus: HashMap::new(),
             },
+            ok: false,
         },
         GpuEnergyCollector {
             devices: Devices {
                 session,
                 gpus: HashMap::new(),
             },
+            ok: false,
         },
     )
 }
@@ -266,6 +271,10 @@ pub fn collectors(library: Option<PathBuf>) -> (GpuCollector, GpuEnergyCollector
 impl Collector for GpuCollector {
     fn name(&self) -> &'static str {
         "gpu"
+    }
+
+    fn success(&self) -> bool {
+        self.ok
     }
 
     fn collect(&mut self) -> Vec<FamilyText> {
@@ -276,7 +285,7 @@ impl Collector for GpuCollector {
         let mut power = Vec::new();
         let mut limit = Vec::new();
         let mut temp = Vec::new();
-        self.devices.for_each(|dev, gpu| {
+        self.ok = self.devices.for_each(|dev, gpu| {
             if let Some(u) = read(gpu, Field::Util, || dev.utilization_rates()) {
                 util.push((gpu.uuid_body.clone(), u.gpu as f64 * 0.01));
             }
@@ -337,9 +346,13 @@ impl Collector for GpuEnergyCollector {
         "gpu-energy"
     }
 
+    fn success(&self) -> bool {
+        self.ok
+    }
+
     fn collect(&mut self) -> Vec<FamilyText> {
         let mut samples = Vec::new();
-        self.devices.for_each(|dev, gpu| {
+        self.ok = self.devices.for_each(|dev, gpu| {
             if let Some(mj) = read(gpu, Field::Energy, || dev.total_energy_consumption()) {
                 match gpu.energy_base_mj {
                     // a counter that went backwards (driver reload) restarts the baseline

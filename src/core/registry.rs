@@ -151,6 +151,13 @@ impl Registry {
                 f.render(out);
             }
         }
+        // a user family of the same name wins: a family is never printed twice
+        if families
+            .iter()
+            .any(|f| f.name() == REJECTED_FAMILY && f.series_count() > 0)
+        {
+            return;
+        }
         let mut header = false;
         for f in families.iter().filter(|f| f.rejected() > 0) {
             if f.name() == REJECTED_FAMILY {

@@ -16,8 +16,8 @@ def line_value(text, prefix):
     raise AssertionError("no line %r in:\n%s" % (prefix, text))
 
 
-def test_summary_family():
-    s = im.Summary("py_summary_us", "Latency", labels={"model": "a"}, quantiles=((0.5, 0.05), (0.99, 0.001)))
+def test_quantile_summary():
+    s = im.QuantileSummary("py_summary_us", "Latency", labels={"model": "a"}, quantiles=((0.5, 0.05), (0.99, 0.001)))
     for v in range(1, 11):
         s.observe(v)
     text = im.snapshot()
@@ -30,7 +30,7 @@ def test_summary_family():
         s.value
     assert e.value.code == im.ErrorCode.UNSUPPORTED
     with pytest.raises(im.InfermetricsError):
-        im.Summary("py_summary_bad", "x", quantiles=((1.5, 0.1),))
+        im.QuantileSummary("py_summary_bad", "x", quantiles=((1.5, 0.1),))
     s.close()
     assert "py_summary_us" not in im.snapshot()
 
