@@ -16,6 +16,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/summary.h>
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
@@ -52,10 +53,11 @@ static inline void raw_cas_add(std::atomic<uint64_t>& a, double v) {
 static const std::vector<double> BOUNDS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
 static double VALS[64];
 
-enum op_kind { OP_RAW, OP_COUNTER, OP_GAUGE, OP_HIST };
+enum op_kind { OP_RAW, OP_COUNTER, OP_GAUGE, OP_HIST, OP_SUMMARY };
 static Counter* g_counter;
 static Gauge* g_gauge;
 static Histogram* g_hist;
+static Summary* g_summary;
 
 static double run_ops(op_kind op, uint64_t n) {
   double t0 = bench_now_s();
@@ -71,6 +73,9 @@ static double run_ops(op_kind op, uint64_t n) {
       break;
     case OP_HIST:
       for (uint64_t i = 0; i < n; i++) g_hist->Observe(VALS[i & 63]);
+      break;
+    case OP_SUMMARY:
+      for (uint64_t i = 0; i < n; i++) g_summary->Observe(VALS[i & 63] * 1000.0);
       break;
   }
   return bench_now_s() - t0;
@@ -161,6 +166,9 @@ static int record_main() {
   g_counter = &BuildCounter().Name("bench_counter_total").Help("c").Register(reg).Add({});
   g_gauge = &BuildGauge().Name("bench_gauge").Help("g").Register(reg).Add({});
   g_hist = &BuildHistogram().Name("bench_hist_seconds").Help("h").Register(reg).Add({}, BOUNDS);
+  // Triton's default summary quantiles; prometheus-cpp's default window (60 s, 5 age buckets)
+  g_summary = &BuildSummary().Name("bench_summary_us").Help("s").Register(reg).Add(
+      {}, Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.95, 0.001}, {0.99, 0.001}, {0.999, 0.001}});
 
   run_ops(OP_RAW, N / 10);
   run_ops(OP_COUNTER, N / 10);
@@ -168,6 +176,8 @@ static int record_main() {
   double ctr = best_ns(OP_COUNTER, N);
   double gau = best_ns(OP_GAUGE, N);
   double his = best_ns(OP_HIST, N);
+  run_ops(OP_SUMMARY, N / 40);
+  double sum = best_ns(OP_SUMMARY, N / 4);
   double ov_raw = 0, ov_ctr = 0;
   double raw2 = two_threads_ns(OP_RAW, N, &ov_raw);
   double ctr2 = two_threads_ns(OP_COUNTER, N, &ov_ctr);
@@ -180,6 +190,7 @@ static int record_main() {
   std::printf("%-40s %10.2f %14.2f\n", "Counter::Increment", ctr, ctr / raw);
   std::printf("%-40s %10.2f %14.2f\n", "Gauge::Set", gau, gau / raw);
   std::printf("%-40s %10.2f %14.2f\n", "Histogram::Observe (10 buckets)", his, his / raw);
+  std::printf("%-40s %10.2f %14.2f\n", "Summary::Observe (5 quantiles)", sum, sum / raw);
   std::printf("%-40s %10.2f %14s   overlap %.2f of 2.00\n", "raw atomic CAS add (2 threads, 1 var)", raw2, "1.00",
               ov_raw);
   std::printf("%-40s %10.2f %14.2f   overlap %.2f of 2.00\n", "Counter::Increment (2 threads)", ctr2, ctr2 / raw2,
@@ -188,6 +199,7 @@ static int record_main() {
   std::printf("RESULT\tpromcpp\tcounter\t%.3f\n", ctr);
   std::printf("RESULT\tpromcpp\tgauge\t%.3f\n", gau);
   std::printf("RESULT\tpromcpp\thistogram\t%.3f\n", his);
+  std::printf("RESULT\tpromcpp\tsummary\t%.3f\n", sum);
   std::printf("RESULT\tpromcpp\traw2\t%.3f\n", raw2);
   std::printf("RESULT\tpromcpp\tcounter2\t%.3f\n", ctr2);
   std::printf("RESULT\tpromcpp\toverlap_raw2\t%.3f\n", ov_raw);

@@ -13,17 +13,19 @@
 //!   avail = f_bavail × f_frsize.
 //! - **statfs can hang** (a network filesystem whose server is gone). It never runs on the
 //!   scrape path, and not even on the collector thread: each path has a helper thread
-//!   (`infermetrics-statfs`) that does `realpath` and `statvfs` when asked. The collector
-//!   asks, waits at most a quarter of the metrics interval (10..200 ms) for the answers, and
-//!   serves what came back. A path that did not answer in time is skipped (no series, collector
-//!   success 0) and logged once; it is not asked again until its helper returns, which is then
-//!   logged too. A server stopping does not wait for a hung helper: the thread is left to
-//!   finish its call and exit.
+//!   (`infermetrics-statfs`) that does `realpath` and `statvfs` when asked. At each collection
+//!   the collector asks every path whose helper is idle and waits at most a quarter of the
+//!   metrics interval (10..200 ms) for the answers; a path that answers later is served with
+//!   that answer at the next collection (one interval old). A path whose helper has not
+//!   answered for a whole interval is **hung**: it is not asked again and has no series until
+//!   the call returns, the collector's `nv_collector_success` is 0, and the log says so once
+//!   (and once more when the call returns). A server stopping does not wait for a hung helper:
+//!   the thread is left to finish its call and exit.
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -133,10 +135,10 @@ struct Disk {
     ask: Option<Sender<()>>,
     answers: Receiver<Answer>,
     thread: Option<JoinHandle<()>>,
-    /// When the unanswered request was sent.
+    /// When the request not answered yet was sent.
     asked_at: Option<Instant>,
-    /// This tick's answer.
-    answer: Option<Answer>,
+    /// The last answer (served while the path is not hung).
+    latest: Option<Answer>,
     hung: bool,
     failed: bool,
 }
@@ -165,7 +167,7 @@ impl Disk {
             answers,
             thread: Some(thread),
             asked_at: None,
-            answer: None,
+            latest: None,
             hung: false,
             failed: false,
         })
@@ -177,7 +179,7 @@ impl Disk {
             self.hung = false;
             log::info(&format!("disk path '{}': statfs returned again", self.path));
         }
-        self.answer = Some(a);
+        self.latest = Some(a);
     }
 }
 
@@ -227,7 +229,7 @@ impl FilesystemCollector {
 impl Drop for FilesystemCollector {
     fn drop(&mut self) {
         for d in &mut self.disks {
-            // closing the channel ends an idle helper at once; a hung one when its call returns
+            // closing the channel ends an idle helper at once; a busy one when its call returns
             drop(d.ask.take());
             if let Some(t) = d.thread.take() {
                 if d.asked_at.is_none() {
@@ -249,39 +251,42 @@ impl Collector for FilesystemCollector {
 
     fn collect(&mut self) -> Vec<FamilyText> {
         let now = Instant::now();
-        // ask every path that is not still busy with an earlier request
+        // take late answers; ask every path whose helper is idle
         for d in &mut self.disks {
-            d.answer = None;
-            match d.answers.try_recv() {
-                Ok(a) => d.take(a),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => d.asked_at = Some(now), // helper gone
+            if let Ok(a) = d.answers.try_recv() {
+                d.take(a);
             }
-            if d.asked_at.is_none() {
-                d.answer = None;
-                if d.ask.as_ref().is_some_and(|a| a.send(()).is_ok()) {
-                    d.asked_at = Some(now);
-                }
+            if d.asked_at.is_none() && d.ask.as_ref().is_some_and(|a| a.send(()).is_ok()) {
+                d.asked_at = Some(now);
             }
         }
-        // wait for this tick's answers, all within one deadline
+        // wait for this collection's answers, all within one deadline
         let deadline = now + self.wait;
         for d in &mut self.disks {
-            if d.answer.is_some() || d.asked_at != Some(now) {
+            if d.asked_at != Some(now) {
                 continue;
             }
-            match d
-                .answers
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(a) => d.take(a),
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Ok(a) = d.answers.recv_timeout(left) {
+                d.take(a);
             }
         }
         let mut problems = Vec::new();
         for d in &mut self.disks {
-            match &d.answer {
-                Some(Ok(_)) => d.failed = false,
+            // asked at an earlier collection and still not answered: a whole interval
+            if d.asked_at.is_some_and(|t| t < now) {
+                if !d.hung {
+                    d.hung = true;
+                    log::warn(&format!(
+                        "disk path '{}': statfs has not returned for a whole metrics interval; \
+                         the path is skipped until it does",
+                        d.path
+                    ));
+                }
+                problems.push(format!("'{}' hung", d.path));
+                continue;
+            }
+            match &d.latest {
                 Some(Err(e)) => {
                     if !d.failed {
                         d.failed = true;
@@ -290,19 +295,10 @@ impl Collector for FilesystemCollector {
                             d.path, e
                         ));
                     }
-                    problems.push(d.path.clone());
+                    problems.push(format!("'{}': {}", d.path, e));
                 }
-                None => {
-                    if !d.hung {
-                        d.hung = true;
-                        log::warn(&format!(
-                            "disk path '{}': statfs did not return within {} ms; the path is skipped until it does",
-                            d.path,
-                            self.wait.as_millis()
-                        ));
-                    }
-                    problems.push(d.path.clone());
-                }
+                Some(Ok(_)) => d.failed = false,
+                None => {} // first answer not in yet
             }
         }
         let mounts = match sysfs::read_into(&self.mountinfo, &mut self.buf) {
@@ -314,12 +310,12 @@ impl Collector for FilesystemCollector {
         };
         self.health.note(
             "filesystem metrics",
-            (!problems.is_empty()).then(|| format!("no answer for {}", problems.join(", "))),
+            (!problems.is_empty()).then(|| problems.join("; ")),
         );
 
         let mut series: Vec<(String, FsStat)> = Vec::new();
-        for d in &self.disks {
-            let Some(Ok((real, stat))) = &d.answer else {
+        for d in self.disks.iter().filter(|d| !d.hung) {
+            let Some(Ok((real, stat))) = &d.latest else {
                 continue;
             };
             let Some(m) = mount_of(&mounts, real) else {
@@ -449,11 +445,13 @@ mod tests {
             Duration::from_millis(50),
             stat,
         );
-        for round in 0..3 {
+        for round in 0..4 {
             let t0 = Instant::now();
             let f = c.collect();
             let took = t0.elapsed();
-            assert!(!c.success());
+            // the first collection has no answer from the hung path yet; from the second on
+            // it has been asked a whole interval ago: hung
+            assert_eq!(c.success(), round == 0, "round {}", round);
             let text: String = f.iter().map(|f| f.text.as_str()).collect();
             assert!(
                 text.contains("mountpoint=\"/\""),
@@ -467,7 +465,7 @@ mod tests {
                 round,
                 text
             );
-            // only the first tick waits for the hung path; later ones do not ask it again
+            // only the first collection waits for the hung path; later ones do not ask it again
             let bound = if round == 0 { 1000 } else { 40 };
             assert!(
                 took < Duration::from_millis(bound),
@@ -478,7 +476,9 @@ mod tests {
         }
         hang.store(false, Ordering::Release);
         std::thread::sleep(Duration::from_millis(50));
-        let _ = c.collect(); // takes the late answer, asks again
+        let f = c.collect(); // takes the late answer (served), asks again
+        let text: String = f.iter().map(|f| f.text.as_str()).collect();
+        assert!(text.contains("fstype=\"proc\""), "{}", text);
         let f = c.collect();
         let text: String = f.iter().map(|f| f.text.as_str()).collect();
         assert!(text.contains("fstype=\"proc\""), "{}", text);

@@ -8,18 +8,25 @@
 //! in pages), `btime` of `/proc/stat` (read once), the entries of `/proc/self/fd`, and
 //! `getrlimit(RLIMIT_NOFILE)`'s soft limit.
 //!
-//! **Why our own and not the `prometheus` crate's `process` feature** (measured against
-//! prometheus 0.14.0, the version this crate depends on):
-//! - it depends on `procfs ^0.17`, a second procfs (and a second `procfs-core`) beside the
-//!   0.18 we use;
-//! - it truncates to whole seconds: `process_cpu_seconds_total` is `(utime + stime) / CLK_TCK`
-//!   in integer arithmetic, so a process that used 1.99 s of CPU reports 1 (the Go and Python
-//!   clients report 1.99), and `process_start_time_seconds` is whole seconds too;
-//! - it returns protobuf-shaped `MetricFamily`s that only its `TextEncoder` renders, which this
-//!   crate does not use (every byte we serve comes from `core::text`);
-//! - its `procfs::boot_time_secs` is fine under valgrind, but we would still have no control
-//!   over which procfs calls go through rustix's auxv code, which crashes under valgrind.
-//! Our version is ~150 lines of plain file parsing with `sysconf` for the constants.
+//! **Why our own and not the `prometheus` crate's `process` feature** (measured on
+//! 2026-11-27 against prometheus 0.14.0, the version this crate depends on, in a scratch
+//! crate that was not committed):
+//! - **valgrind**: its `ProcessCollector::new` calls `procfs::boot_time_secs()`, which reads
+//!   `/proc/stat` through `KernelStats::current()` and so through rustix's auxv-based
+//!   `clock_ticks_per_second`. Inside our cdylib under valgrind that call segfaults
+//!   (`rustix::backend::param::auxv::check_elf_base`; reproduced by calling
+//!   `procfs::boot_time_secs()` from this collector and running `groups_once` under valgrind:
+//!   exit 139), the same crash the CPU collector had. Valgrind-cleanliness is a requirement.
+//! - **dependencies**: the feature pulls `procfs 0.17`, `procfs-core 0.17` and `rustix 0.38`,
+//!   second copies beside the `procfs 0.18` / `rustix 1` we already build.
+//! - **precision**: it computes `process_cpu_seconds_total` as `(utime + stime) / CLK_TCK` in
+//!   integer arithmetic: a process that had used 0.84 s of CPU was served 0 (the Go and Python
+//!   clients serve 0.84), and `process_start_time_seconds` is whole seconds too.
+//! - it returns protobuf-shaped `MetricFamily`s for its `TextEncoder`, which this crate does
+//!   not use (every byte we serve comes from `core::text`).
+//!
+//! Ours is plain parsing of those files with `sysconf` for the constants (`sysfs.rs`), and
+//! `btime` from our own `/proc/stat` parser (`cpu.rs`).
 use std::path::Path;
 
 use super::sysfs;
@@ -61,6 +68,7 @@ pub fn open_fds() -> std::io::Result<u64> {
 }
 
 /// The soft limit on open files.
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
 pub fn max_fds() -> Option<u64> {
     let mut rl = libc::rlimit {
         rlim_cur: 0,

@@ -204,7 +204,7 @@ impl Slot {
     }
 
     fn publish(&self, families: Vec<FamilyText>, took: Duration, success: bool) {
-        *fork::write(&self.families) = Arc::new(families);
+        *fork::gated_write(&self.families) = Arc::new(families);
         self.duration
             .store(took.as_secs_f64().to_bits(), Ordering::Relaxed);
         self.success.store(success, Ordering::Relaxed);
@@ -231,7 +231,7 @@ impl Exposition {
         registry.render(out);
         let taken = |name: &str| registry.get(name).is_some_and(|r| r.series_count() > 0);
         for slot in &self.slots {
-            let families = Arc::clone(&fork::read(&slot.families));
+            let families = Arc::clone(&fork::gated_read(&slot.families));
             for f in families.iter() {
                 if taken(f.name) {
                     continue;

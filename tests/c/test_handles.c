@@ -273,6 +273,11 @@ static void probe(int t, void* h, const char* ctx, const live_set* L, int delete
       INV(ctx, INFERMETRICS_ServerOptionsSetCpuMetrics(o, false));
       INV(ctx, INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(o, false));
       INV(ctx, INFERMETRICS_ServerOptionsSetNvmlLibrary(o, "/nonexistent/libnvidia-ml.so.1"));
+      INV(ctx, INFERMETRICS_ServerOptionsSetProcessMetrics(o, false));
+      INV(ctx, INFERMETRICS_ServerOptionsSetContainerMetrics(o, false));
+      INV(ctx, INFERMETRICS_ServerOptionsSetHostMetrics(o, true));
+      INV(ctx, INFERMETRICS_ServerOptionsSetCollector(o, "host", true));
+      INV(ctx, INFERMETRICS_ServerOptionsSetDiskPaths(o, "/"));
       INV(ctx, INFERMETRICS_ServerNew(&s, o));
       CHECKF(s == NULL, "%s: ServerNew with bad options wrote *server", ctx);
       if (s) INFERMETRICS_ErrorDelete(INFERMETRICS_ServerDelete(s));

@@ -7,7 +7,7 @@ renders the registry, and exits 0 within 10 s (SIGALRM kills a hung child; the p
 what is still running after 15 s). The parent's scrapes all succeed and its counter holds
 only its own increments.
 
-Library: $INFERMETRICS_LIBRARY, else ../../target/release/libinfermetrics.so from this file.
+Module and library: see conftest.py.
 Run: python3 -m pytest -q tests/python/test_fork.py
 """
 import os
@@ -17,15 +17,10 @@ import threading
 import time
 import traceback
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-PYDIR = ROOT / "python"
-os.environ.setdefault("INFERMETRICS_LIBRARY", str(ROOT / "target" / "release" / "libinfermetrics.so"))
-sys.path.insert(0, str(PYDIR))
-
+import conftest  # noqa: F401  (which module and library: source tree or installed wheel)
 import infermetrics as im  # noqa: E402
 
 CHILDREN = 10
@@ -44,7 +39,7 @@ def _child(counter, index):
             counter.inc()
         after = counter.value
         assert after == before + 5, "inherited counter: %r + 5 != %r" % (before, after)
-        gauge = im.Gauge("pyfork_child_gauge", "child's own", labels={"child": str(index)})
+        gauge = im.Gauge("pyfork_child_gauge", "child's own", const_labels={"child": str(index)})
         gauge.set(index)
         text = im.snapshot()
         line = 'pyfork_child_gauge{child="%d"} %d' % (index, index)
@@ -77,7 +72,7 @@ def _wait(pid):
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Python 3.12+: fork() with threads
 def test_fork_while_server_scraper_and_recorder_run():
-    counter = im.Counter("pyfork_requests_total", "Requests", labels={"who": "parent"})
+    counter = im.Counter("pyfork_requests_total", "Requests", const_labels={"who": "parent"})
     stop = threading.Event()
     scrapes = {"ok": 0, "failed": []}
     recorded = [0]

@@ -81,6 +81,9 @@ static double mean_utilization(uint16_t port, int n, int interval_ms)
 {
   double sum = 0;
   int got = 0;
+  /* the first value comes once a window of 100 ms has passed: wait for it */
+  CHECKF(!isnan(ct_wait_value(port, "nv_container_cpu_utilization", 3000)),
+         "nv_container_cpu_utilization did not appear within 3 s");
   for (int i = 0; i < n; ++i) {
     st_sleep_ms(interval_ms);
     double v = ct_value(port, "nv_container_cpu_utilization");
@@ -159,7 +162,7 @@ static void case_v2(void)
   s = start_container_only(100, &port);
   if (s) {
     ct_write(g_root, "sys/fs/cgroup/kubepods/pod1/ctr/memory.max", "268435456\n");
-    st_sleep_ms(250);
+    st_sleep_ms(400);
     double v = ct_value(port, "nv_container_memory_limit_bytes");
     CHECKF(v == 268435456.0, "after memory.max changed to 256 MiB: expected nv_container_memory_limit_bytes 268435456, got %.0f", v);
     STOP_SERVER(s);
@@ -415,7 +418,7 @@ static void case_real(void)
       u1 = ct_read_u64(usage_path, &ok1);
     }
     m1 = ct_read_u64(mem_path, &okm1);
-    st_sleep_ms(250); /* at least one collection after the readings above */
+    st_sleep_ms(400); /* at least one collection after the readings above */
     char* body = SCRAPE("127.0.0.1", port);
     if (v2) {
       ok2 = ct_read_key(usage_path, "usage_usec", &u2);
