@@ -1,0 +1,179 @@
+/*
+ * server_big_render: rendering never blocks the I/O thread. A gauge family with SERIES
+ * series (1,000,000 by default; the environment variable SRVTEST_BIG_SERIES overrides it),
+ * a thread scraping it in a loop on one keep-alive connection, and meanwhile probes on a
+ * second connection (GET /nope -> 404 and HEAD /nope -> 404, which need no render) that must
+ * each be answered within 100 ms - also while a big render is running, which the test checks
+ * by timestamps: a probe counts as "during a render" when it was sent after a scrape request
+ * and answered before that scrape's first response byte.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server_test.h"
+
+enum { PROBES_MAX = 4000, SCRAPES_MAX = 64, PROBE_LIMIT_MS = 100, MIN_SCRAPES = 5 };
+
+static uint16_t g_port;
+static long g_series;
+static atomic_int g_stop;
+static atomic_int g_scrapes;
+static int g_bad_scrapes;
+/* [sent, first byte, done] of each scrape, in ms */
+static long long g_scrape_t[SCRAPES_MAX][3];
+static size_t g_body_bytes;
+
+static void* scraper(void* arg)
+{
+  (void)arg;
+  hc_conn c;
+  char last[64];
+  snprintf(last, sizeof last, "srvtest_big{i=\"%ld\"} %ld\n", g_series - 1, g_series - 1);
+  if (hc_connect(&c, "127.0.0.1", g_port, 5000) != HC_OK) {
+    g_bad_scrapes++;
+    return NULL;
+  }
+  while (!atomic_load(&g_stop) && atomic_load(&g_scrapes) < SCRAPES_MAX) {
+    int i = atomic_load(&g_scrapes);
+    const char* req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    g_scrape_t[i][0] = hc_now_ms();
+    if (hc_send_all(c.fd, req, strlen(req), g_scrape_t[i][0] + 30000) != HC_OK) {
+      g_bad_scrapes++;
+      break;
+    }
+    if (hc_fill(&c, g_scrape_t[i][0] + 30000) != HC_OK) {
+      g_bad_scrapes++;
+      break;
+    }
+    g_scrape_t[i][1] = hc_now_ms();
+    hc_response r;
+    int rc = hc_read_response(&c, 0, &r, 30000);
+    g_scrape_t[i][2] = hc_now_ms();
+    if (rc != HC_OK || r.status != 200 || strstr(r.body, last) == NULL ||
+        strstr(r.body, "srvtest_big{i=\"0\"} 0\n") == NULL) {
+      fprintf(stderr, "bad scrape: %s, status %d, %zu bytes\n", hc_strerror(rc), rc == HC_OK ? r.status : 0,
+              rc == HC_OK ? r.body_len : 0);
+      g_bad_scrapes++;
+      if (rc == HC_OK) hc_response_free(&r);
+      break;
+    }
+    g_body_bytes = r.body_len;
+    hc_response_free(&r);
+    atomic_fetch_add(&g_scrapes, 1);
+  }
+  hc_close(&c);
+  return NULL;
+}
+
+static int cmp_ll(const void* a, const void* b)
+{
+  long long x = *(const long long*)a, y = *(const long long*)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(void)
+{
+  INFERMETRICS_SetLogCallback(st_quiet_log, NULL);
+  g_series = 1000000;
+  if (getenv("SRVTEST_BIG_SERIES")) g_series = atol(getenv("SRVTEST_BIG_SERIES"));
+  if (g_series < 1000) g_series = 1000;
+
+  INFERMETRICS_MetricFamily* f = NULL;
+  OK(INFERMETRICS_MetricFamilyNew(&f, INFERMETRICS_METRIC_KIND_GAUGE, "srvtest_big", "A big gauge family"));
+  INFERMETRICS_Metric** m = (INFERMETRICS_Metric**)calloc((size_t)g_series, sizeof *m);
+  if (!f || !m) return TEST_SUMMARY();
+  long long t0 = hc_now_ms();
+  for (long i = 0; i < g_series; ++i) {
+    char v[24];
+    snprintf(v, sizeof v, "%ld", i);
+    INFERMETRICS_Parameter* p = INFERMETRICS_ParameterNew("i", INFERMETRICS_PARAMETER_STRING, v);
+    const INFERMETRICS_Parameter* labels[1] = {p};
+    INFERMETRICS_Error* e = INFERMETRICS_MetricNew(&m[i], f, labels, 1);
+    INFERMETRICS_ParameterDelete(p);
+    if (e) {
+      OK(e);
+      return TEST_SUMMARY();
+    }
+    e = INFERMETRICS_MetricSet(m[i], (double)i);
+    if (e) OK(e);
+  }
+  long long create_ms = hc_now_ms() - t0;
+
+  INFERMETRICS_Server* s = START_SERVER(st_server_defaults(), &g_port);
+  if (!s) return TEST_SUMMARY();
+
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, scraper, NULL) == 0);
+  hc_conn c;
+  int rc = hc_connect(&c, "127.0.0.1", g_port, 5000);
+  CHECKF(rc == HC_OK, "probe connection: %s", hc_strerror(rc));
+  static long long sent[PROBES_MAX], answered[PROBES_MAX];
+  int probes = 0, slow = 0, failed = 0;
+  long long until = hc_now_ms() + 60000;
+  while (rc == HC_OK && probes < PROBES_MAX && atomic_load(&g_scrapes) < MIN_SCRAPES && !g_bad_scrapes &&
+         hc_now_ms() < until) {
+    hc_response r;
+    const char* method = (probes & 1) ? "HEAD" : "GET";
+    sent[probes] = hc_now_ms();
+    int prc = hc_request(&c, method, "/nope", NULL, &r, 5000);
+    answered[probes] = hc_now_ms();
+    long long ms = answered[probes] - sent[probes];
+    if (prc != HC_OK || r.status != 404) {
+      ++failed;
+      CHECKF(0, "probe %d (%s /nope): %s, status %d", probes, method, hc_strerror(prc), prc == HC_OK ? r.status : 0);
+    } else if (ms >= PROBE_LIMIT_MS) {
+      ++slow;
+    }
+    if (prc == HC_OK) hc_response_free(&r);
+    ++probes;
+    if (prc != HC_OK) break;
+    st_sleep_ms(5);
+  }
+  atomic_store(&g_stop, 1);
+  pthread_join(th, NULL);
+  if (rc == HC_OK) hc_close(&c);
+
+  /* which probes ran while a scrape was waiting for its render */
+  int scrapes = atomic_load(&g_scrapes), during = 0;
+  long long worst = 0, worst_during = 0;
+  static long long lat[PROBES_MAX];
+  for (int i = 0; i < probes; ++i) {
+    long long ms = answered[i] - sent[i];
+    lat[i] = ms;
+    if (ms > worst) worst = ms;
+    for (int k = 0; k < scrapes; ++k) {
+      if (sent[i] >= g_scrape_t[k][0] && answered[i] <= g_scrape_t[k][1]) {
+        ++during;
+        if (ms > worst_during) worst_during = ms;
+        break;
+      }
+    }
+  }
+  qsort(lat, (size_t)probes, sizeof lat[0], cmp_ll);
+  long long render_min = -1, scrape_min = -1;
+  for (int k = 0; k < scrapes; ++k) {
+    long long r = g_scrape_t[k][1] - g_scrape_t[k][0], t = g_scrape_t[k][2] - g_scrape_t[k][0];
+    if (render_min < 0 || r < render_min) render_min = r;
+    if (scrape_min < 0 || t < scrape_min) scrape_min = t;
+  }
+  printf("%ld series created in %lld ms; %d scrapes of %zu bytes: first byte after >= %lld ms, whole scrape >= %lld "
+         "ms\n",
+         g_series, create_ms, scrapes, g_body_bytes, render_min, scrape_min);
+  printf("%d probes (GET/HEAD /nope -> 404) on a second connection: p50 %lld ms, p99 %lld ms, max %lld ms; %d of them "
+         "while a render ran (max %lld ms); %d over %d ms\n",
+         probes, probes ? lat[probes / 2] : -1, probes ? lat[probes * 99 / 100] : -1, worst, during, worst_during,
+         slow, PROBE_LIMIT_MS);
+  CHECKF(g_bad_scrapes == 0, "%d scrapes of the big registry failed", g_bad_scrapes);
+  CHECKF(scrapes >= MIN_SCRAPES, "only %d big scrapes completed", scrapes);
+  CHECKF(failed == 0, "%d probes failed", failed);
+  CHECKF(slow == 0, "%d of %d probes took %d ms or more (worst %lld ms)", slow, probes, PROBE_LIMIT_MS, worst);
+  CHECKF(during >= 5, "only %d probes fell inside a render (expected the render to take long enough for several)",
+         during);
+
+  long long ms = STOP_SERVER(s);
+  CHECKF(ms < 1000, "ServerDelete took %lld ms", ms);
+  for (long i = 0; i < g_series; ++i) OK(INFERMETRICS_MetricDelete(m[i]));
+  free(m);
+  OK(INFERMETRICS_MetricFamilyDelete(f));
+  return TEST_SUMMARY();
+}
