@@ -72,6 +72,10 @@
 //!   silent since accept or since its last response is closed after [`IDLE_TIMEOUT`]. (hyper's
 //!   own `header_read_timeout` is off: it starts when hyper begins waiting for a head, idle
 //!   time included, so it cannot say "10 s from the first byte" and "60 s idle" at once.)
+//! - A connection closed because its response stopped moving is reset (SO_LINGER 0), so the
+//!   kernel does not keep its unsent megabytes; every other close is a lingering close (FIN,
+//!   then the client's remaining bytes read and discarded for up to 2 s), so the end of a
+//!   response is never lost to a reset caused by input we did not read.
 //! - TCP_NODELAY on every connection; a response's head and body go out in one `writev`.
 //!
 //! Each connection's state is tracked by wrapping its socket ([`Tracked`]): the first byte of
@@ -344,8 +348,32 @@ impl<T> Drop for Tracked<T> {
     fn drop(&mut self) {
         // runs before `io` is dropped (closed)
         if let Some(fd) = self.fd.take() {
+            if self.state.kill.get() && self.state.phase.get() == Phase::Busy {
+                // a response that stopped moving: reset instead of leaving the kernel an
+                // orphan socket that keeps trying to deliver megabytes nobody reads
+                abort_on_close(fd);
+            }
             fork::untrack_fd(fd);
         }
+    }
+}
+
+/// Makes `close(fd)` send RST and drop unsent data (SO_LINGER with a zero timeout).
+fn abort_on_close(fd: RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `fd` is an open socket owned by the caller; the option value is a valid
+    // `linger` of the size passed
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
     }
 }
 
