@@ -136,6 +136,7 @@ pub const MAX_BODY: u64 = 64 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 256;
 /// The largest `max_connections` accepted (each connection is a file descriptor).
 pub const MAX_CONNECTIONS_LIMIT: u32 = 65_536;
+/// What `/metrics` is served as (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How often deadlines are checked.
 pub const SWEEP_EVERY: Duration = Duration::from_millis(250);

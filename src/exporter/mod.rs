@@ -43,9 +43,10 @@ pub fn check_max_connections(n: u64) -> Result<u32> {
 
 /// Feeds `input` as the bytes a client sends on one connection (then half-closes it)
 /// through the very connection setup and service the server uses, with the same limits,
-/// and returns every byte the server wrote (at most 1 MiB; at most 2 s). For fuzzing; do
-/// not call it from inside a tokio runtime's thread if you can avoid it (it then runs on a
-/// thread of its own).
+/// and returns every byte the server wrote (at most 1 MiB; at most 2 s). Renders the
+/// process-wide registry on the calling thread. For fuzzing: it never panics on any input
+/// and never hangs; called from a thread that runs a tokio runtime, it runs the exchange on
+/// a thread of its own.
 #[doc(hidden)]
 pub fn fuzz_http_exchange(input: &[u8]) -> Vec<u8> {
     http::fuzz_exchange(input)
