@@ -5,7 +5,8 @@
  * second connection (GET /nope -> 404 and HEAD /nope -> 404, which need no render) that must
  * each be answered within 100 ms - also while a big render is running, which the test checks
  * by timestamps: a probe counts as "during a render" when it was sent after a scrape request
- * and answered before that scrape's first response byte.
+ * and answered before that scrape's first response byte. Then 8 connections scrape at once:
+ * they share renders (coalescing), so the last of them waits about two renders, not eight.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -169,6 +170,58 @@ int main(void)
   CHECKF(slow == 0, "%d of %d probes took %d ms or more (worst %lld ms)", slow, probes, PROBE_LIMIT_MS, worst);
   CHECKF(during >= 5, "only %d probes fell inside a render (expected the render to take long enough for several)",
          during);
+
+  /* coalescing: 8 connections ask at once; the render thread answers requests that queued
+     during a render with one render, so the last first byte comes after about two renders
+     (the one running when they arrived, then theirs), not eight */
+  {
+    enum { N = 8 };
+    hc_conn cs[N];
+    struct pollfd pfd[N];
+    long long first[N];
+    int opened = 0;
+    for (int i = 0; i < N; ++i)
+      if (hc_connect(&cs[opened], "127.0.0.1", g_port, 5000) == HC_OK) ++opened;
+    CHECKF(opened == N, "coalescing: only %d of %d connections opened", opened, N);
+    const char* req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    long long t_sent = hc_now_ms();
+    for (int i = 0; i < opened; ++i) {
+      hc_send_all(cs[i].fd, req, strlen(req), t_sent + 5000);
+      pfd[i].fd = cs[i].fd;
+      pfd[i].events = POLLIN;
+      first[i] = -1;
+    }
+    int waiting = opened;
+    while (waiting > 0 && hc_now_ms() - t_sent < 30000) {
+      for (int i = 0; i < opened; ++i) pfd[i].revents = 0;
+      if (poll(pfd, (nfds_t)opened, 100) < 0) break;
+      for (int i = 0; i < opened; ++i) {
+        if (first[i] < 0 && pfd[i].revents) {
+          first[i] = hc_now_ms() - t_sent;
+          pfd[i].fd = -1; /* seen: poll ignores it from now on */
+          --waiting;
+        }
+      }
+    }
+    long long last = 0;
+    int complete = 0;
+    for (int i = 0; i < opened; ++i) {
+      if (first[i] > last) last = first[i];
+      hc_response r;
+      if (hc_read_response(&cs[i], 0, &r, 30000) == HC_OK) {
+        complete += r.status == 200 && r.body_len > g_body_bytes / 2 && strstr(r.body, "srvtest_big{i=\"0\"} 0\n");
+        hc_response_free(&r);
+      }
+      hc_close(&cs[i]);
+    }
+    printf("coalescing: %d simultaneous scrapes, last first byte after %lld ms (one render: >= %lld ms)\n", opened,
+           last, render_min);
+    CHECKF(complete == opened, "coalescing: %d of %d responses complete", complete, opened);
+    CHECKF(waiting == 0 && last <= 3 * render_min + 200,
+           "coalescing: %d scrapes sent together waited up to %lld ms for their first byte; one render takes %lld ms "
+           "(8 separate renders would take ~%lld ms)",
+           opened, last, render_min, 8 * render_min);
+  }
 
   long long ms = STOP_SERVER(s);
   CHECKF(ms < 1000, "ServerDelete took %lld ms", ms);
