@@ -881,6 +881,8 @@ struct XidWatcher {
 /// Per GPU UUID: (code, count) for up to [`MAX_XIDS`] codes, then the count of the others.
 type XidCounts = HashMap<String, (Vec<(u64, u64)>, u64)>;
 
+/// Shared by the XID thread and the fast collector's thread only: no API thread takes its lock,
+/// and a forked child has neither thread, so no fork hook is needed (`fork::lock` for poison).
 #[derive(Default)]
 struct XidShared {
     stop: AtomicBool,
