@@ -71,5 +71,5 @@ if [ -n "$reports" ]; then
 fi
 END=$(date +%s)
 echo
-echo "== sanitize: $(grep -E 'tests passed' "$BUILD/ctest.log" | tr '\n' ';'); sanitizer reports: $(echo -n "$reports" | grep -c . || true); build $((BUILT - START)) s, tests $((END - BUILT)) s"
+echo "== sanitize: $(grep -E 'tests passed' "$BUILD/ctest.log" | paste -sd';' -); sanitizer reports: $(echo -n "$reports" | grep -c . || true); build $((BUILT - START)) s, tests $((END - BUILT)) s"
 exit $rc
