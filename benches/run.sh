@@ -37,6 +37,7 @@ SYMS="$(nm -D --defined-only "$LIBDIR/libinfermetrics.so")"
 if grep -q ' INFERMETRICS_ServerNew$' <<<"$SYMS"; then
   HAVE_SERVER=1
   gcc "${CFLAGS[@]}" "$ROOT/benches/bench_http.c" -o "$OUT/bench_http" "${LDFLAGS[@]}"
+  gcc "${CFLAGS[@]}" "$ROOT/benches/bench_collect.c" -o "$OUT/bench_collect" "${LDFLAGS[@]}"
 else
   echo "   (libinfermetrics.so has no INFERMETRICS_ServerNew yet: bench_http skipped)"
 fi
@@ -60,6 +61,8 @@ run() { # run NAME CMD...
 run "bench_record (infermetrics)" "$OUT/bench_record"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp record" "$OUT/bench_promcpp" record
 [ "$HAVE_SERVER" = 1 ] && run "bench_http (infermetrics server)" "$OUT/bench_http"
+# collector CPU per interval with every group on (BENCH_COLLECT_S per configuration)
+[ "$HAVE_SERVER" = 1 ] && run "bench_collect (collector CPU, every group on)" "$OUT/bench_collect"
 # BENCH_CHURN_SERIES (1000000) series in one family; MetricNew/Delete latency with a render loop
 run "bench_churn (MetricNew/MetricDelete while a huge family renders)" "$OUT/bench_churn"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp http (prometheus-cpp Exposer)" "$OUT/bench_promcpp" http
@@ -140,5 +143,10 @@ awk -F'\t' '
       printf "%-38s %s\n", "server CPU, % of a core (idle, 2 s)", cell("infermetrics", "collector_cpu_pct", "")
       printf "%-38s %s\n", "  collector threads only, % of a core", cell("infermetrics", "collectors_only_cpu_pct", "")
       printf "%-38s %s\n", "  collector threads, ms per interval", cell("infermetrics", "collectors_only_ms_per_interval", "")
+      if ("infermetrics,collect_all_cpu_pct" in v) {
+        printf "%-38s %s  < 0.1%%: %s\n", "every group on, % of a core (2 s)", cell("infermetrics", "collect_all_cpu_pct", ""), verdict(v["infermetrics,collect_all_cpu_pct"] < 0.1)
+        printf "%-38s %s\n", "  every group on, ms per interval", cell("infermetrics", "collect_all_ms_per_interval", "")
+        printf "%-38s %s\n", "  Triton's groups, ms per interval", cell("infermetrics", "collect_triton_ms_per_interval", "")
+      }
     }
   }' "$OUT/results.txt"

@@ -1,6 +1,9 @@
 # Install rules for infermetrics (included by the top-level CMakeLists.txt).
 #
-#   <prefix>/lib/libinfermetrics.so.<version>   (soname libinfermetrics.so.<soversion>, set by build.rs)
+#   <prefix>/lib/libinfermetrics.so.<version>   (soname libinfermetrics.so.<soversion>, set by build.rs;
+#                                                stripped, with a .gnu_debuglink to the file below)
+#   <prefix>/lib/.debug/libinfermetrics.so.<version>.debug   (its debug info; component "debug";
+#                                                gdb and perf find it there by the debuglink)
 #   <prefix>/lib/libinfermetrics.so.<soversion> -> libinfermetrics.so.<version>
 #   <prefix>/lib/libinfermetrics.so             -> libinfermetrics.so.<soversion>
 #   <prefix>/lib/libinfermetrics.a
@@ -28,7 +31,31 @@ set(_im_real "libinfermetrics.so.${PROJECT_VERSION}")
 file(MAKE_DIRECTORY "${_im_gen}/links")
 file(CREATE_LINK "${_im_real}" "${_im_gen}/links/libinfermetrics.so.${INFERMETRICS_SOVERSION}" SYMBOLIC)
 file(CREATE_LINK "libinfermetrics.so.${INFERMETRICS_SOVERSION}" "${_im_gen}/links/libinfermetrics.so" SYMBOLIC)
-install(FILES "${_im_so}" DESTINATION "${CMAKE_INSTALL_LIBDIR}" RENAME "${_im_real}"
+# Cargo builds with debug info (profile.release debug = 1: 14 MB); what is installed is stripped
+# (about 1 MB), its debug info split into a separate file, as distributions ship libraries.
+find_program(INFERMETRICS_OBJCOPY NAMES objcopy HINTS "${CMAKE_OBJCOPY}")
+option(INFERMETRICS_SPLIT_DEBUG "Install libinfermetrics.so stripped, its debug info in lib/.debug/" ON)
+set(_im_install_so "${_im_so}")
+if(INFERMETRICS_SPLIT_DEBUG)
+  if(NOT INFERMETRICS_OBJCOPY)
+    message(FATAL_ERROR "infermetrics: objcopy (binutils) was not found; install it, or configure with "
+                        "-DINFERMETRICS_SPLIT_DEBUG=OFF to install the library with its debug info")
+  endif()
+  set(_im_install_so "${_im_gen}/stripped/${_im_real}")
+  set(_im_debug "${_im_gen}/stripped/${_im_real}.debug")
+  add_custom_command(
+    OUTPUT "${_im_install_so}" "${_im_debug}"
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${_im_gen}/stripped"
+    COMMAND "${INFERMETRICS_OBJCOPY}" --only-keep-debug "${_im_so}" "${_im_debug}"
+    COMMAND "${INFERMETRICS_OBJCOPY}" --strip-unneeded --remove-section=.comment
+            "--add-gnu-debuglink=${_im_debug}" "${_im_so}" "${_im_install_so}"
+    DEPENDS "${_im_so}" infermetrics_cargo
+    COMMENT "Splitting the debug info off libinfermetrics.so for installation"
+    VERBATIM)
+  add_custom_target(infermetrics_split_debug ALL DEPENDS "${_im_install_so}" "${_im_debug}")
+  install(FILES "${_im_debug}" DESTINATION "${CMAKE_INSTALL_LIBDIR}/.debug" COMPONENT debug)
+endif()
+install(FILES "${_im_install_so}" DESTINATION "${CMAKE_INSTALL_LIBDIR}" RENAME "${_im_real}"
         PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
 install(FILES "${_im_gen}/links/libinfermetrics.so.${INFERMETRICS_SOVERSION}"
               "${_im_gen}/links/libinfermetrics.so"

@@ -190,7 +190,8 @@ typedef struct INFERMETRICS_Server INFERMETRICS_Server;
 
 /**
  * Options for INFERMETRICS_ServerNew. Defaults (Triton's): address "0.0.0.0", port 8002,
- * interval 2000 ms, GPU, CPU and pinned-memory metrics on. Owned by the caller; free with
+ * interval 2000 ms, GPU, CPU and pinned-memory metrics on; process and container metrics on,
+ * host metrics off. Owned by the caller; free with
  * INFERMETRICS_ServerOptionsDelete (it may be freed right after ServerNew).
  */
 typedef struct INFERMETRICS_ServerOptions INFERMETRICS_ServerOptions;
@@ -509,7 +510,9 @@ void INFERMETRICS_ParameterDelete(INFERMETRICS_Parameter *parameter);
 /**
  * Creates server options with the defaults, then reads the environment overrides
  * INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS and
- * INFERMETRICS_NVML_LIBRARY. An environment value, when set, wins over what code sets later
+ * INFERMETRICS_NVML_LIBRARY, and the collector switches INFERMETRICS_COLLECTORS,
+ * INFERMETRICS_<NAME>_METRICS (PROCESS, CONTAINER, HOST, CPU, GPU, PINNED_MEMORY) and
+ * INFERMETRICS_DISK_PATHS. An environment value, when set, wins over what code sets later
  * with the setters, so an operator can move a server without rebuilding the host.
  *
  * @param options out: the new options, owned by the caller (free with INFERMETRICS_ServerOptionsDelete).
@@ -599,6 +602,78 @@ INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(INFERMETRIC
  */
 INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetNvmlLibrary(INFERMETRICS_ServerOptions *options,
                                                              const char *path);
+
+/**
+ * Switches the process collector on or off: the standard process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes, process_start_time_seconds,
+ * process_open_fds, process_max_fds and process_threads series of the Prometheus client
+ * libraries. Default on. The environment variable INFERMETRICS_PROCESS_METRICS (0/1), when
+ * set, wins over this call (and says so in the log).
+ *
+ * @param options live options.
+ * @param enable true for on.
+ * @return NULL on success; INVALID_ARG if `options` is NULL.
+ */
+INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetProcessMetrics(INFERMETRICS_ServerOptions *options,
+                                                                bool enable);
+
+/**
+ * Switches the container collector on or off: CPU usage, limit, utilisation and throttling,
+ * memory usage, working set and limit, and OOM kills of this process's cgroup (v2, or v1),
+ * as nv_container_* series. Default on; where no cgroup is found the collector serves
+ * nothing and says so once in the log. The environment variable INFERMETRICS_CONTAINER_METRICS
+ * (0/1), when set, wins over this call.
+ *
+ * @param options live options.
+ * @param enable true for on.
+ * @return NULL on success; INVALID_ARG if `options` is NULL.
+ */
+INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetContainerMetrics(INFERMETRICS_ServerOptions *options,
+                                                                  bool enable);
+
+/**
+ * Switches the host collectors on or off: node_exporter's node_memory_*, node_load*,
+ * node_procs_*, node_processes_pids and node_filesystem_* series (for the disk paths, see
+ * INFERMETRICS_ServerOptionsSetDiskPaths) and nv_cpu_core_utilization{cpu}. Default **off**
+ * (next to a node_exporter the host would be counted twice). The environment variable
+ * INFERMETRICS_HOST_METRICS (0/1), when set, wins over this call.
+ *
+ * @param options live options.
+ * @param enable true for on.
+ * @return NULL on success; INVALID_ARG if `options` is NULL.
+ */
+INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetHostMetrics(INFERMETRICS_ServerOptions *options,
+                                                             bool enable);
+
+/**
+ * Switches one collector on or off by name, the uniform form of the Set...Metrics calls:
+ * "pinned", "cpu", "gpu", "process", "container" or "host". The environment variable
+ * INFERMETRICS_COLLECTORS (e.g. "host,-gpu": a name or +name switches on, -name off, "all"
+ * and "none" every collector) and each collector's own variable win over this call.
+ *
+ * @param options live options.
+ * @param name the collector's name.
+ * @param enable true for on.
+ * @return NULL on success; INVALID_ARG for NULL arguments or an unknown name (the message
+ *         lists the known ones).
+ */
+INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetCollector(INFERMETRICS_ServerOptions *options,
+                                                           const char *name,
+                                                           bool enable);
+
+/**
+ * Sets the paths whose filesystems the host collectors report (node_filesystem_size_bytes,
+ * _free_bytes, _avail_bytes with labels device, fstype, mountpoint: those of the mount that
+ * holds each path). Default "/". The environment variable INFERMETRICS_DISK_PATHS, when set,
+ * wins over this call. A path whose statfs hangs (a dead network filesystem) is skipped and
+ * logged once; it never holds up a scrape or the other series.
+ *
+ * @param options live options.
+ * @param paths comma-separated absolute paths, e.g. "/,/models" (copied).
+ * @return NULL on success; INVALID_ARG for NULL arguments, a relative path or no path.
+ */
+INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetDiskPaths(INFERMETRICS_ServerOptions *options,
+                                                           const char *paths);
 
 /**
  * Starts a metrics server: binds the socket before returning, runs each collector once,

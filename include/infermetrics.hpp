@@ -1,13 +1,21 @@
 // infermetrics.hpp: header-only C++17 wrapper over the infermetrics C API (infermetrics.h).
 //
 //   #include <infermetrics.hpp>
-//   infermetrics::Family requests(infermetrics::Kind::Counter, "app_requests_total", "Requests");
-//   infermetrics::Metric ok = requests.metric({{"model", "resnet"}, {"version", "1"}});
-//   ok.increment(1);
+//   infermetrics::CounterFamily requests("app_requests_total", "Requests");
+//   requests.Add({{"model", "resnet"}}).Increment();           // the family keeps the series
+//   infermetrics::Counter ok = requests.metric({{"model", "bert"}});  // a handle we own
+//   ok.Increment();                                             // ok.Observe(1) does not compile
 //
-// Ownership: every class is move-only and releases its C object in its destructor.
-// A Metric keeps its family's C handle alive, so metrics and families may be destroyed in any
-// order: the C family handle is deleted after the last Metric made through it.
+// Typed API: Counter, Gauge, Histogram handles (only their kind's operations), TypedFamily<T>
+// (Add/Remove/Has keep series in the family, metric() gives RAII handles), Registry and the
+// Build*() builders, Exposer; infermetrics::prometheus has prometheus-cpp's names for ports.
+// Untyped API (kind chosen at run time): Family, Metric.
+//
+// Ownership: every class is move-only and releases its C object in its destructor. A handle keeps
+// its family's C handle alive, so handles and families may be destroyed in any order: the C
+// family handle is deleted after the last handle made through it. Recording calls are
+// &-qualified: recording through a temporary handle (the last owner of its series) does not
+// compile.
 //
 // Errors: by default every failing call throws infermetrics::Error (code() + message()).
 // Every call also has a non-throwing overload taking `Error& err` as its last argument; it never
@@ -19,12 +27,14 @@
 
 #include "infermetrics.h"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -247,13 +257,15 @@ class HistogramArgs {
   detail::Owned<INFERMETRICS_MetricArgs, INFERMETRICS_MetricArgsDelete> args_;
 };
 
-/// One labelled series handle. Recording calls go straight to the C API (thread-safe).
-/// Deleting the last handle of a series removes it from the output.
-class Metric {
+namespace detail {
+/// One C series handle plus a share of its family's C handle (so families and series may be
+/// destroyed in any order). Move-only; deleting the last handle of a series removes it from
+/// the output. Base of Metric, Counter, Gauge and Histogram.
+class Series {
  public:
-  Metric() = default;
-  Metric(Metric&& o) noexcept : family_(std::move(o.family_)), metric_(std::exchange(o.metric_, nullptr)) {}
-  Metric& operator=(Metric&& o) noexcept {
+  Series() = default;
+  Series(Series&& o) noexcept : family_(std::move(o.family_)), metric_(std::exchange(o.metric_, nullptr)) {}
+  Series& operator=(Series&& o) noexcept {
     if (this != &o) {
       reset();
       family_ = std::move(o.family_);
@@ -261,9 +273,9 @@ class Metric {
     }
     return *this;
   }
-  Metric(const Metric&) = delete;
-  Metric& operator=(const Metric&) = delete;
-  ~Metric() { reset(); }
+  Series(const Series&) = delete;
+  Series& operator=(const Series&) = delete;
+  ~Series() { reset(); }
 
   bool valid() const noexcept { return metric_ != nullptr; }
   explicit operator bool() const noexcept { return valid(); }
@@ -284,15 +296,49 @@ class Metric {
     return ok;
   }
 
-  // Non-throwing API: returns true on success, sets err.
-  bool increment(double v, Error& err) noexcept { return detail::take(INFERMETRICS_MetricIncrement(metric_, v), err); }
-  bool set(double v, Error& err) noexcept { return detail::take(INFERMETRICS_MetricSet(metric_, v), err); }
-  bool observe(double v, Error& err) noexcept { return detail::take(INFERMETRICS_MetricObserve(metric_, v), err); }
-  /// The current value (0 on error).
-  double value(Error& err) const noexcept {
+ protected:
+  Series(std::shared_ptr<FamilyHandle> family, INFERMETRICS_Metric* metric) noexcept
+      : family_(std::move(family)), metric_(metric) {}
+  bool call(INFERMETRICS_Error* c_err, Error& err) const noexcept { return detail::take(c_err, err); }
+  double read(Error& err) const noexcept {
     double v = 0;
     return detail::take(INFERMETRICS_MetricValue(metric_, &v), err) ? v : 0.0;
   }
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  static void call(INFERMETRICS_Error* c_err) {
+    if (c_err != nullptr) throw Error::adopt(c_err);
+  }
+  double read() const {
+    double v = 0;
+    call(INFERMETRICS_MetricValue(metric_, &v));
+    return v;
+  }
+#endif
+  // Declared first so it is destroyed last; reset() deletes metric_ before releasing it anyway.
+  std::shared_ptr<FamilyHandle> family_;
+  INFERMETRICS_Metric* metric_ = nullptr;
+};
+}  // namespace detail
+
+// Recording calls below are &-qualified, and their && overloads deleted: a handle returned by
+// value is the last owner of its series, so `family.metric(labels).increment()` would record into
+// a series that disappears at the semicolon. Keep the handle (`auto m = family.metric(...)`), or
+// let a family keep it: `family.Add(labels).Increment()` (TypedFamily) records as expected.
+/// One labelled series of any kind (the kind is checked at run time; prefer Counter, Gauge and
+/// Histogram, which are checked at compile time). Recording calls go straight to the C API.
+class Metric : public detail::Series {
+ public:
+  Metric() = default;
+
+  // Non-throwing API: returns true on success, sets err.
+  bool increment(double v, Error& err) & noexcept { return call(INFERMETRICS_MetricIncrement(metric_, v), err); }
+  bool set(double v, Error& err) & noexcept { return call(INFERMETRICS_MetricSet(metric_, v), err); }
+  bool observe(double v, Error& err) & noexcept { return call(INFERMETRICS_MetricObserve(metric_, v), err); }
+  bool increment(double, Error&) && = delete;
+  bool set(double, Error&) && = delete;
+  bool observe(double, Error&) && = delete;
+  /// The current value (0 on error).
+  double value(Error& err) const noexcept { return read(err); }
   /// The kind (Counter on error).
   Kind kind(Error& err) const noexcept {
     INFERMETRICS_MetricKind k = INFERMETRICS_METRIC_KIND_COUNTER;
@@ -301,14 +347,13 @@ class Metric {
   }
 
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
-  void increment(double v = 1.0) { call(INFERMETRICS_MetricIncrement(metric_, v)); }
-  void set(double v) { call(INFERMETRICS_MetricSet(metric_, v)); }
-  void observe(double v) { call(INFERMETRICS_MetricObserve(metric_, v)); }
-  double value() const {
-    double v = 0;
-    call(INFERMETRICS_MetricValue(metric_, &v));
-    return v;
-  }
+  void increment(double v = 1.0) & { call(INFERMETRICS_MetricIncrement(metric_, v)); }
+  void set(double v) & { call(INFERMETRICS_MetricSet(metric_, v)); }
+  void observe(double v) & { call(INFERMETRICS_MetricObserve(metric_, v)); }
+  void increment(double = 1.0) && = delete;
+  void set(double) && = delete;
+  void observe(double) && = delete;
+  double value() const { return read(); }
   Kind kind() const {
     INFERMETRICS_MetricKind k = INFERMETRICS_METRIC_KIND_COUNTER;
     call(INFERMETRICS_GetMetricKind(metric_, &k));
@@ -318,14 +363,7 @@ class Metric {
 
  private:
   friend class Family;
-  Metric(std::shared_ptr<detail::FamilyHandle> family, INFERMETRICS_Metric* metric) noexcept
-      : family_(std::move(family)), metric_(metric) {}
-#if !defined(INFERMETRICS_NO_EXCEPTIONS)
-  static void call(INFERMETRICS_Error* c_err) { detail::throw_if(Error::adopt(c_err)); }
-#endif
-  // Declared first so it is destroyed last; reset() deletes metric_ before releasing it anyway.
-  std::shared_ptr<detail::FamilyHandle> family_;
-  INFERMETRICS_Metric* metric_ = nullptr;
+  using detail::Series::Series;
 };
 
 /// A metric family handle (name, kind, description). Families are process-wide: the same name and
@@ -431,6 +469,468 @@ class Family {
   std::shared_ptr<detail::FamilyHandle> handle_;
   std::string name_;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Typed series and families. Counter, Gauge and Histogram have only the operations of their kind,
+// so `counter.Observe(1)` does not compile. Method names follow prometheus-cpp (Increment, Set,
+// Observe, Value, ...), with this header's lower-case spellings as aliases. A TypedFamily keeps
+// the series it hands out by reference (Add/Remove/Has, as prometheus-cpp's Family<T>), or hands
+// out RAII handles by value (metric()).
+
+/// A counter series: only goes up.
+class Counter : public detail::Series {
+ public:
+  Counter() = default;
+  bool Increment(double v, Error& err) & noexcept { return call(INFERMETRICS_MetricIncrement(metric_, v), err); }
+  bool increment(double v, Error& err) & noexcept { return Increment(v, err); }
+  bool Increment(double, Error&) && = delete;  // a temporary handle: see Metric
+  bool increment(double, Error&) && = delete;
+  double Value(Error& err) const noexcept { return read(err); }
+  double value(Error& err) const noexcept { return read(err); }
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  /// Adds `v` (>= 0: a negative or NaN increment throws InvalidArg; prometheus-cpp ignores it).
+  void Increment(double v = 1.0) & { call(INFERMETRICS_MetricIncrement(metric_, v)); }
+  void increment(double v = 1.0) & { Increment(v); }
+  void Increment(double = 1.0) && = delete;  // a temporary handle: see Metric
+  void increment(double = 1.0) && = delete;
+  double Value() const { return read(); }
+  double value() const { return read(); }
+#endif
+ private:
+  template <class>
+  friend class TypedFamily;
+  using detail::Series::Series;
+};
+
+/// A gauge series: goes up and down.
+class Gauge : public detail::Series {
+ public:
+  Gauge() = default;
+  bool Increment(double v, Error& err) & noexcept { return call(INFERMETRICS_MetricIncrement(metric_, v), err); }
+  bool Decrement(double v, Error& err) & noexcept { return call(INFERMETRICS_MetricIncrement(metric_, -v), err); }
+  bool Set(double v, Error& err) & noexcept { return call(INFERMETRICS_MetricSet(metric_, v), err); }
+  bool increment(double v, Error& err) & noexcept { return Increment(v, err); }
+  bool set(double v, Error& err) & noexcept { return Set(v, err); }
+  bool Increment(double, Error&) && = delete;  // a temporary handle: see Metric
+  bool Decrement(double, Error&) && = delete;
+  bool Set(double, Error&) && = delete;
+  bool increment(double, Error&) && = delete;
+  bool set(double, Error&) && = delete;
+  double Value(Error& err) const noexcept { return read(err); }
+  double value(Error& err) const noexcept { return read(err); }
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  void Increment(double v = 1.0) & { call(INFERMETRICS_MetricIncrement(metric_, v)); }
+  void Decrement(double v = 1.0) & { call(INFERMETRICS_MetricIncrement(metric_, -v)); }
+  void Set(double v) & { call(INFERMETRICS_MetricSet(metric_, v)); }
+  /// Sets the gauge to the current Unix time in seconds.
+  void SetToCurrentTime() & {
+    Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+  void increment(double v = 1.0) & { Increment(v); }
+  void set(double v) & { Set(v); }
+  void Increment(double = 1.0) && = delete;  // a temporary handle: see Metric
+  void Decrement(double = 1.0) && = delete;
+  void Set(double) && = delete;
+  void SetToCurrentTime() && = delete;
+  void increment(double = 1.0) && = delete;
+  void set(double) && = delete;
+  double Value() const { return read(); }
+  double value() const { return read(); }
+#endif
+ private:
+  template <class>
+  friend class TypedFamily;
+  using detail::Series::Series;
+};
+
+/// A histogram series: observations counted into fixed buckets, plus their sum and count.
+class Histogram : public detail::Series {
+ public:
+  /// Upper bounds, strictly increasing and finite; +Inf is implicit (prometheus-cpp's name).
+  using BucketBoundaries = std::vector<double>;
+  Histogram() = default;
+  bool Observe(double v, Error& err) & noexcept { return call(INFERMETRICS_MetricObserve(metric_, v), err); }
+  bool observe(double v, Error& err) & noexcept { return Observe(v, err); }
+  bool Observe(double, Error&) && = delete;  // a temporary handle: see Metric
+  bool observe(double, Error&) && = delete;
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  /// Records `v` (NaN throws InvalidArg).
+  void Observe(double v) & { call(INFERMETRICS_MetricObserve(metric_, v)); }
+  void observe(double v) & { Observe(v); }
+  void Observe(double) && = delete;  // a temporary handle: see Metric
+  void observe(double) && = delete;
+#endif
+ private:
+  template <class>
+  friend class TypedFamily;
+  using detail::Series::Series;
+};
+
+namespace detail {
+template <class T>
+struct KindOf;
+template <>
+struct KindOf<Counter> {
+  static constexpr Kind value = Kind::Counter;
+};
+template <>
+struct KindOf<Gauge> {
+  static constexpr Kind value = Kind::Gauge;
+};
+template <>
+struct KindOf<Histogram> {
+  static constexpr Kind value = Kind::Histogram;
+};
+
+/// Prometheus label name rules (the library checks series labels itself; constant labels are
+/// checked here, when the family is made, as prometheus-cpp does).
+inline bool valid_label_name(const std::string& n) noexcept {
+  if (n.empty() || (n[0] >= '0' && n[0] <= '9') || n.compare(0, 2, "__") == 0) return false;
+  for (char c : n) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+/// What a Registry keeps of any family.
+class RegisteredFamily {
+ public:
+  virtual ~RegisteredFamily() = default;
+  virtual Kind kind() const noexcept = 0;
+  virtual const std::string& help() const noexcept = 0;
+  virtual const std::map<std::string, std::string>& constant_labels() const noexcept = 0;
+  virtual const std::string& name() const noexcept = 0;
+};
+}  // namespace detail
+
+/// A typed metric family: one name, help text and kind (T = Counter, Gauge or Histogram), plus
+/// constant labels every series carries. Families are process-wide in the library: two objects
+/// of one name share it, and series of the same labels are one series.
+///
+/// `Add(labels)` returns a reference to the series with these labels, made on first use and kept
+/// by the family until `Remove(&series)` or the family's destruction, so
+/// `family.Add({{"model", "a"}}).Increment();` in a loop records (prometheus-cpp's Family<T>).
+/// `metric(labels)` instead returns an RAII handle the caller owns. Thread-safe.
+template <class T>
+class TypedFamily : public detail::RegisteredFamily {
+  static constexpr Kind kKind = detail::KindOf<T>::value;
+
+ public:
+  using Labels = std::map<std::string, std::string>;
+
+  TypedFamily() = default;
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  /// Throws InvalidArg for a bad name or constant label, or a name taken by another kind.
+  TypedFamily(const std::string& name, const std::string& help, const Labels& constant_labels = {}) {
+    Error err;
+    init(name, help, constant_labels, err);
+    detail::throw_if(err);
+  }
+#endif
+  /// Non-throwing: an empty (!valid()) family and `err` set on failure.
+  static TypedFamily create(const std::string& name, const std::string& help, const Labels& constant_labels,
+                            Error& err) {
+    TypedFamily f;
+    f.init(name, help, constant_labels, err);
+    return f;
+  }
+  TypedFamily(TypedFamily&&) noexcept = default;
+  TypedFamily& operator=(TypedFamily&&) noexcept = default;
+  TypedFamily(const TypedFamily&) = delete;
+  TypedFamily& operator=(const TypedFamily&) = delete;
+  /// Deletes the series Add() made (references to them dangle), then this share of the family.
+  ~TypedFamily() override = default;
+
+  bool valid() const noexcept { return state_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+  const std::string& GetName() const noexcept { return state_ ? state_->name : empty_string(); }
+  const Labels& GetConstantLabels() const noexcept { return state_ ? state_->constant_labels : empty_labels(); }
+
+  // --- series kept by the family ---
+  /// The series with these labels (plus the constant ones), made on first use. Throws InvalidArg
+  /// for a bad label, a label given twice or also constant, or `le` on a histogram.
+  /// Counters and gauges only; histograms: Add(labels, buckets).
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  T& Add(const infermetrics::Labels& labels) {
+    static_assert(kKind != Kind::Histogram,
+                  "a histogram series needs bucket boundaries: Add(labels, Histogram::BucketBoundaries{...})");
+    Error err;
+    T* t = add(labels, nullptr, err);
+    detail::throw_if(err);
+    return *t;
+  }
+  /// Histograms: the series with these labels and buckets (buckets only count when the series is
+  /// made; an existing series keeps its own).
+  T& Add(const infermetrics::Labels& labels, const std::vector<double>& buckets) {
+    static_assert(kKind == Kind::Histogram, "only histograms take bucket boundaries");
+    Error err;
+    T* t = add(labels, &buckets, err);
+    detail::throw_if(err);
+    return *t;
+  }
+#endif
+  /// Non-throwing Add: nullptr and `err` set on failure.
+  T* Add(const infermetrics::Labels& labels, Error& err) {
+    static_assert(kKind != Kind::Histogram, "a histogram series needs bucket boundaries");
+    return add(labels, nullptr, err);
+  }
+  T* Add(const infermetrics::Labels& labels, const std::vector<double>& buckets, Error& err) {
+    static_assert(kKind == Kind::Histogram, "only histograms take bucket boundaries");
+    return add(labels, &buckets, err);
+  }
+  /// Deletes a series Add() returned (the reference dangles); nullptr or an unknown one: nothing.
+  void Remove(T* metric) noexcept {
+    if (!state_ || metric == nullptr) return;
+    std::unique_ptr<T> gone;  // destroyed after the lock is released
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    for (auto it = state_->metrics.begin(); it != state_->metrics.end(); ++it) {
+      if (it->second.get() == metric) {
+        gone = std::move(it->second);
+        state_->metrics.erase(it);
+        return;
+      }
+    }
+  }
+  /// Whether Add() has a series with these labels.
+  bool Has(const infermetrics::Labels& labels) const {
+    if (!state_) return false;
+    Error err;
+    Key key;
+    if (!make_key(labels, key, err)) return false;
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->metrics.count(key) != 0;
+  }
+
+  // --- RAII handles owned by the caller ---
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  /// A handle on the series with these labels; the series lives while some handle (or Add) holds it.
+  T metric(const infermetrics::Labels& labels = infermetrics::Labels()) const {
+    static_assert(kKind != Kind::Histogram, "a histogram series needs bucket boundaries: metric(labels, buckets)");
+    Error err;
+    T t = make(labels, nullptr, err);
+    detail::throw_if(err);
+    return t;
+  }
+  T metric(const infermetrics::Labels& labels, const std::vector<double>& buckets) const {
+    static_assert(kKind == Kind::Histogram, "only histograms take bucket boundaries");
+    Error err;
+    T t = make(labels, &buckets, err);
+    detail::throw_if(err);
+    return t;
+  }
+#endif
+  T metric(const infermetrics::Labels& labels, Error& err) const {
+    static_assert(kKind != Kind::Histogram, "a histogram series needs bucket boundaries");
+    return make(labels, nullptr, err);
+  }
+  T metric(const infermetrics::Labels& labels, const std::vector<double>& buckets, Error& err) const {
+    static_assert(kKind == Kind::Histogram, "only histograms take bucket boundaries");
+    return make(labels, &buckets, err);
+  }
+
+  INFERMETRICS_MetricFamily* get() const noexcept { return state_ ? state_->handle->ptr : nullptr; }
+  // detail::RegisteredFamily
+  Kind kind() const noexcept override { return kKind; }
+  const std::string& help() const noexcept override { return state_ ? state_->help : empty_string(); }
+  const Labels& constant_labels() const noexcept override { return GetConstantLabels(); }
+  const std::string& name() const noexcept override { return GetName(); }
+
+ private:
+  using Key = std::vector<std::pair<std::string, std::string>>;  // sorted, no empty values
+  struct State {
+    std::string name, help;
+    Labels constant_labels;
+    std::shared_ptr<detail::FamilyHandle> handle;
+    std::mutex mutex;
+    std::map<Key, std::unique_ptr<T>> metrics;
+    ~State() { metrics.clear(); }  // series before the family handle
+  };
+
+  static const std::string& empty_string() noexcept {
+    static const std::string s;
+    return s;
+  }
+  static const Labels& empty_labels() noexcept {
+    static const Labels l;
+    return l;
+  }
+
+  void init(const std::string& name, const std::string& help, const Labels& constant_labels, Error& err) {
+    err.clear();
+    for (const auto& kv : constant_labels) {
+      if (!detail::valid_label_name(kv.first) || (kKind == Kind::Histogram && kv.first == "le")) {
+        err = Error(ErrorCode::InvalidArg, "Invalid constant label name '" + kv.first + "' for metric family '" +
+                                               name + "'");
+        return;
+      }
+    }
+    INFERMETRICS_MetricFamily* f = nullptr;
+    if (!detail::take(INFERMETRICS_MetricFamilyNew(&f, static_cast<INFERMETRICS_MetricKind>(kKind), name.c_str(),
+                                                   help.c_str()),
+                      err)) {
+      return;
+    }
+    auto st = std::make_unique<State>();
+    st->handle = std::make_shared<detail::FamilyHandle>(f);
+    st->name = name;
+    st->help = help;
+    st->constant_labels = constant_labels;
+    state_ = std::move(st);
+  }
+
+  /// The full label set (constant + given): a label given twice, or also constant, is refused.
+  bool make_key(const infermetrics::Labels& labels, Key& key, Error& err) const {
+    std::map<std::string, std::string> all(state_->constant_labels.begin(), state_->constant_labels.end());
+    for (const auto& kv : labels.pairs()) {
+      if (!all.emplace(kv.first, kv.second).second) {
+        err = Error(ErrorCode::InvalidArg, "label '" + kv.first + "' given twice (or also a constant label) for '" +
+                                               state_->name + "'");
+        return false;
+      }
+    }
+    key.clear();
+    for (auto& kv : all) {
+      if (!kv.second.empty()) key.emplace_back(kv.first, kv.second);  // an empty value is no label
+    }
+    return true;
+  }
+
+  T make_from_key(const Key& key, const std::vector<double>* buckets, Error& err) const {
+    detail::CLabels c;
+    if (!c.build(infermetrics::Labels(key), err)) return T();
+    INFERMETRICS_Metric* m = nullptr;
+    INFERMETRICS_Error* e = nullptr;
+    if (buckets != nullptr) {
+      HistogramArgs args = HistogramArgs::create(*buckets, err);
+      if (err.failed()) return T();
+      e = INFERMETRICS_MetricNewWithArgs(&m, state_->handle->ptr, c.data(), c.count(), args.get());
+    } else {
+      e = INFERMETRICS_MetricNew(&m, state_->handle->ptr, c.data(), c.count());
+    }
+    if (!detail::take(e, err)) return T();
+    return T(state_->handle, m);
+  }
+
+  T make(const infermetrics::Labels& labels, const std::vector<double>* buckets, Error& err) const {
+    err.clear();
+    if (!state_) {
+      err = Error(ErrorCode::InvalidArg, "empty TypedFamily (default-constructed, moved from or failed)");
+      return T();
+    }
+    Key key;
+    if (!make_key(labels, key, err)) return T();
+    return make_from_key(key, buckets, err);
+  }
+
+  T* add(const infermetrics::Labels& labels, const std::vector<double>* buckets, Error& err) {
+    err.clear();
+    if (!state_) {
+      err = Error(ErrorCode::InvalidArg, "empty TypedFamily (default-constructed, moved from or failed)");
+      return nullptr;
+    }
+    Key key;
+    if (!make_key(labels, key, err)) return nullptr;
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto it = state_->metrics.find(key);
+    if (it != state_->metrics.end()) return it->second.get();
+    T t = make_from_key(key, buckets, err);
+    if (err.failed()) return nullptr;
+    auto owned = std::make_unique<T>(std::move(t));
+    T* p = owned.get();
+    state_->metrics.emplace(std::move(key), std::move(owned));
+    return p;
+  }
+
+  std::unique_ptr<State> state_;
+};
+
+using CounterFamily = TypedFamily<Counter>;
+using GaugeFamily = TypedFamily<Gauge>;
+using HistogramFamily = TypedFamily<Histogram>;
+
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+/// Owns families by name, as prometheus-cpp's Registry: registering a name again gives the same
+/// family when kind, help and constant labels match (InsertBehavior::Merge, the default) and
+/// throws otherwise (or always, with InsertBehavior::Throw). The output does not depend on
+/// registries: the library serves every family of the process.
+class Registry {
+ public:
+  enum class InsertBehavior { Merge, Throw };
+  explicit Registry(InsertBehavior insert_behavior = InsertBehavior::Merge) : insert_behavior_(insert_behavior) {}
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  /// The family `name` of kind T (what the Build*() builders call).
+  template <class T>
+  TypedFamily<T>& Add(const std::string& name, const std::string& help,
+                      const std::map<std::string, std::string>& constant_labels) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& f : families_) {
+      if (f->name() != name) continue;
+      if (insert_behavior_ == InsertBehavior::Throw) {
+        throw Error(ErrorCode::AlreadyExists, "metric family '" + name + "' is already registered");
+      }
+      if (f->kind() != detail::KindOf<T>::value || f->help() != help || f->constant_labels() != constant_labels) {
+        throw Error(ErrorCode::InvalidArg, "metric family '" + name +
+                                               "' is already registered with another kind, help or constant labels");
+      }
+      return static_cast<TypedFamily<T>&>(*f);
+    }
+    auto family = std::make_unique<TypedFamily<T>>(name, help, constant_labels);
+    TypedFamily<T>& ref = *family;
+    families_.push_back(std::move(family));
+    return ref;
+  }
+  /// Deletes a family this registry holds (its series too); false if it holds none such.
+  template <class T>
+  bool Remove(const TypedFamily<T>& family) {
+    std::unique_ptr<detail::RegisteredFamily> gone;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = families_.begin(); it != families_.end(); ++it) {
+      if (it->get() == &family) {
+        gone = std::move(*it);
+        families_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  InsertBehavior insert_behavior_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<detail::RegisteredFamily>> families_;
+};
+
+namespace detail {
+/// prometheus-cpp's builder: BuildCounter().Name("x").Help("...").Labels({...}).Register(registry).
+template <class T>
+class Builder {
+ public:
+  Builder& Name(const std::string& name) {
+    name_ = name;
+    return *this;
+  }
+  Builder& Help(const std::string& help) {
+    help_ = help;
+    return *this;
+  }
+  Builder& Labels(const std::map<std::string, std::string>& labels) {
+    labels_ = labels;
+    return *this;
+  }
+  TypedFamily<T>& Register(Registry& registry) { return registry.Add<T>(name_, help_, labels_); }
+
+ private:
+  std::string name_, help_;
+  std::map<std::string, std::string> labels_;
+};
+}  // namespace detail
+
+inline detail::Builder<Counter> BuildCounter() { return {}; }
+inline detail::Builder<Gauge> BuildGauge() { return {}; }
+inline detail::Builder<Histogram> BuildHistogram() { return {}; }
+#endif
 
 /// A text snapshot of every family (plus the server's collector series when taken from a Server).
 class Snapshot {
@@ -627,6 +1127,47 @@ class Server {
   detail::Owned<INFERMETRICS_Server, INFERMETRICS_ServerDelete> server_;
 };
 
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+/// prometheus-cpp's Exposer over Server: `Exposer exposer{"127.0.0.1:8080"};` serves GET /metrics
+/// there ("8080" alone binds every interface, "[::1]:8080" IPv6). The library serves every family
+/// of the process, so RegisterCollectable() only checks its arguments (uri must be "/metrics").
+/// The GPU/CPU/pinned-memory collectors run too (ServerOptions says how to turn them off).
+class Exposer {
+ public:
+  explicit Exposer(const std::string& bind_address, std::size_t /*num_threads*/ = 2)
+      : server_(parse(bind_address)) {}
+  explicit Exposer(const ServerOptions& options) : server_(options) {}
+  void RegisterCollectable(const std::weak_ptr<Registry>& /*registry*/, const std::string& uri = "/metrics") {
+    if (uri != "/metrics" && uri != "/metrics/") {
+      throw Error(ErrorCode::Unsupported, "the infermetrics server serves /metrics only, not '" + uri + "'");
+    }
+  }
+  void RemoveCollectable(const std::weak_ptr<Registry>& /*registry*/, const std::string& /*uri*/ = "/metrics") {}
+  std::vector<int> GetListeningPorts() const { return {static_cast<int>(server_.port())}; }
+  const Server& server() const noexcept { return server_; }
+
+ private:
+  static ServerOptions parse(const std::string& bind) {
+    ServerOptions o;
+    std::string host = "0.0.0.0", port = bind;
+    std::size_t colon = bind.rfind(':');
+    if (colon != std::string::npos) {
+      host = bind.substr(0, colon);
+      port = bind.substr(colon + 1);
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    }
+    unsigned long p = 0;
+    bool digits = !port.empty() && port.size() <= 5;
+    for (char c : port) digits = digits && c >= '0' && c <= '9';
+    if (digits) p = std::stoul(port);
+    if (!digits || p > 65535) throw Error(ErrorCode::InvalidArg, "bind address '" + bind + "' has no port (HOST:PORT)");
+    o.address(host).port(static_cast<std::uint16_t>(p));
+    return o;
+  }
+  Server server_;
+};
+#endif
+
 /// Reports the pinned memory pool's size for the nv_pinned_memory_pool_* gauges.
 inline bool pinned_memory_pool_report(std::uint64_t total_bytes, std::uint64_t used_bytes, Error& err) noexcept {
   return detail::take(INFERMETRICS_PinnedMemoryPoolReport(total_bytes, used_bytes), err);
@@ -665,6 +1206,26 @@ inline std::pair<std::uint32_t, std::uint32_t> api_version() {
   return v;
 }
 #endif
+
+
+/// prometheus-cpp's names, for porting code line for line: replace the prometheus/*.h includes
+/// with <infermetrics.hpp> and add `namespace prometheus = infermetrics::prometheus;` (or
+/// `using namespace infermetrics::prometheus;`). What differs: docs/cmake-cpp-python.md.
+namespace prometheus {
+template <class T>
+using Family = TypedFamily<T>;
+using Labels = std::map<std::string, std::string>;
+using infermetrics::Counter;
+using infermetrics::Gauge;
+using infermetrics::Histogram;
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+using infermetrics::BuildCounter;
+using infermetrics::BuildGauge;
+using infermetrics::BuildHistogram;
+using infermetrics::Exposer;
+using infermetrics::Registry;
+#endif
+}  // namespace prometheus
 
 }  // namespace infermetrics
 

@@ -36,22 +36,25 @@ class ModelState {
   ModelState(std::string name, int version)
       : name_(std::move(name)),
         version_(std::to_string(version)),
-        requests_(im::Kind::Counter, "backend_inference_requests_total",
-                  "Inference requests handled, by outcome"),
-        inferences_(im::Kind::Counter, "backend_inference_count", "Inferences performed (batch items)"),
-        latency_(im::Kind::Histogram, "backend_request_duration_ms", "Request duration in milliseconds"),
-        pending_(im::Kind::Gauge, "backend_pending_requests", "Requests queued or executing") {}
+        requests_("backend_inference_requests_total", "Inference requests handled, by outcome"),
+        inferences_("backend_inference_count", "Inferences performed (batch items)"),
+        latency_("backend_request_duration_ms", "Request duration in milliseconds"),
+        pending_("backend_pending_requests", "Requests queued or executing") {}
 
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
-  const im::Family& requests() const { return requests_; }
-  const im::Family& inferences() const { return inferences_; }
-  const im::Family& latency() const { return latency_; }
-  const im::Family& pending() const { return pending_; }
+  const im::CounterFamily& requests() const { return requests_; }
+  const im::CounterFamily& inferences() const { return inferences_; }
+  const im::HistogramFamily& latency() const { return latency_; }
+  const im::GaugeFamily& pending() const { return pending_; }
 
  private:
   std::string name_, version_;
-  im::Family requests_, inferences_, latency_, pending_;
+  // Typed families: the series they give out have only their kind's operations, so recording
+  // into the wrong one (latency_.Increment()) is a compile error, not a run-time one.
+  im::CounterFamily requests_, inferences_;
+  im::HistogramFamily latency_;
+  im::GaugeFamily pending_;
 };
 
 // What a backend's ModelInstanceState holds: the series for this model/version/instance,
@@ -63,26 +66,26 @@ class ModelInstanceState {
       : success_(model.requests().metric(labels(model, instance, "success"))),
         failure_(model.requests().metric(labels(model, instance, "failure"))),
         inferences_(model.inferences().metric(labels(model, instance))),
-        latency_(model.latency().histogram(labels(model, instance), {0.1, 0.5, 1, 5, 10, 50})),
+        latency_(model.latency().metric(labels(model, instance), {0.1, 0.5, 1, 5, 10, 50})),
         pending_(model.pending().metric(labels(model, instance))) {}
 
   // Executes a batch, the shape of TRITONBACKEND_ModelInstanceExecute.
   void Execute(const std::vector<InferenceRequest>& batch) {
-    Record(pending_.increment(static_cast<double>(batch.size()), err_));
+    Record(pending_.Increment(static_cast<double>(batch.size()), err_));
     for (const InferenceRequest& request : batch) {
       auto start = std::chrono::steady_clock::now();
       bool ok = Infer(request);
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      Record((ok ? success_ : failure_).increment(1, err_));
-      if (ok) Record(inferences_.increment(1, err_));
-      Record(latency_.observe(ms, err_));
-      Record(pending_.increment(-1, err_));
+      Record((ok ? success_ : failure_).Increment(1, err_));
+      if (ok) Record(inferences_.Increment(1, err_));
+      Record(latency_.Observe(ms, err_));
+      Record(pending_.Decrement(1, err_));
     }
   }
 
   int recording_errors() const { return recording_errors_; }
-  double successes() const { return success_.value(); }
-  double failures() const { return failure_.value(); }
+  double successes() const { return success_.Value(); }
+  double failures() const { return failure_.Value(); }
 
  private:
   static im::Labels labels(const ModelState& m, const std::string& instance, const char* outcome = nullptr) {
@@ -108,7 +111,10 @@ class ModelInstanceState {
     std::fprintf(stderr, "metrics: %s\n", err_.message().c_str());
   }
 
-  im::Metric success_, failure_, inferences_, latency_, pending_;
+  // RAII handles owned by the instance (TypedFamily::metric): the series live as long as it does.
+  im::Counter success_, failure_, inferences_;
+  im::Histogram latency_;
+  im::Gauge pending_;
   im::Error err_;
   int recording_errors_ = 0;
 };

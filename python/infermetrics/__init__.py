@@ -1,19 +1,33 @@
-"""infermetrics: Prometheus metrics (Triton's metrics API) and a /metrics server for Python
-services, over libinfermetrics.so through ctypes.
+"""infermetrics: Prometheus metrics for Python services, shaped like prometheus_client (switching
+is renaming the import), over libinfermetrics: Triton's metrics semantics, lock-free recording,
+and a native /metrics server with GPU/CPU/pinned-memory collectors on its own threads.
 
-The library is found through the environment variable INFERMETRICS_LIBRARY (path of the .so),
-else the dynamic loader (libinfermetrics.so.1 / libinfermetrics.so) and the usual lib folders.
+The library is the one inside this package (the wheel's), else $INFERMETRICS_LIBRARY, else the
+system's (see _lib.py); LIBRARY_PATH says which was loaded.
 """
-from ._core import (DEFAULT_BUCKETS, Counter, CounterSeries, ErrorCode, Gauge, GaugeSeries, Histogram,
-                    HistogramSeries, InfermetricsError, LogLevel, MetricKind, Server, api_version,
-                    report_pinned_memory, set_log_callback, snapshot)
+from ._core import (LIBRARY_PATH, ErrorCode, InfermetricsError, LogLevel, MetricKind, Server, api_version,
+                    report_pinned_memory, set_log_callback, set_max_series_per_family, snapshot)
 from ._core import LIB as _LIB
+from .exposition import (CONTENT_TYPE_LATEST, CONTENT_TYPE_PLAIN_0_0_4, generate_latest, make_wsgi_app,
+                         start_http_server, start_wsgi_server, write_to_textfile)
+from .metrics import (Counter, Enum, Gauge, Histogram, Info, Summary, disable_created_metrics,
+                      enable_created_metrics, refresh_function_gauges)
+from .registry import REGISTRY, CollectorRegistry, DuplicateTimeseries
 
 __version__ = "0.1.0"
+DEFAULT_BUCKETS = Histogram.DEFAULT_BUCKETS
 
-__all__ = ["Counter", "Gauge", "Histogram", "CounterSeries", "GaugeSeries", "HistogramSeries", "Server",
-           "InfermetricsError", "ErrorCode", "MetricKind", "LogLevel", "DEFAULT_BUCKETS", "api_version",
-           "snapshot", "report_pinned_memory", "set_log_callback"]
+__all__ = [
+    # prometheus_client's names
+    "Counter", "Gauge", "Histogram", "Summary", "Info", "Enum", "CollectorRegistry", "REGISTRY",
+    "CONTENT_TYPE_LATEST", "CONTENT_TYPE_PLAIN_0_0_4", "generate_latest", "start_http_server",
+    "start_wsgi_server", "make_wsgi_app", "write_to_textfile", "disable_created_metrics",
+    "enable_created_metrics",
+    # infermetrics' own
+    "Server", "InfermetricsError", "ErrorCode", "MetricKind", "LogLevel", "DuplicateTimeseries",
+    "DEFAULT_BUCKETS", "LIBRARY_PATH", "api_version", "snapshot", "report_pinned_memory",
+    "set_log_callback", "set_max_series_per_family", "refresh_function_gauges",
+]
 
 if api_version()[0] != 1:
     raise ImportError("infermetrics: the loaded libinfermetrics implements C API %d.%d; this module needs 1.x"

@@ -1,17 +1,19 @@
-"""Python classes over the infermetrics C API (see api.md): errors, metric families and series,
-text snapshots, the log callback and the embedded Prometheus server."""
+"""The C API through ctypes: errors, C families and series, text snapshots, the log callback and
+the embedded Prometheus server. The prometheus_client-shaped classes are in metrics.py."""
 import atexit
 import ctypes
 import enum
+import logging
+import os
 import threading
-import time
 import weakref
-from contextlib import contextmanager
 from ctypes import byref, c_double, c_size_t, c_uint16, c_uint32, c_void_p
 
 from . import _lib
 
 LIB = _lib.load()
+LIBRARY_PATH = _lib.loaded_path(LIB)
+log = logging.getLogger("infermetrics")
 
 
 class ErrorCode(enum.IntEnum):
@@ -38,10 +40,12 @@ class LogLevel(enum.IntEnum):
     INFO = 2
 
 
-class InfermetricsError(Exception):
+class InfermetricsError(ValueError):
     """A non-NULL INFERMETRICS_Error* turned into an exception (the C object is already freed).
 
-    Attributes: ``code`` (an ErrorCode), ``message`` (str), ``code_string`` ("Invalid argument", ...).
+    A ValueError, as prometheus_client raises ValueError for a bad name or a negative counter
+    increment. Attributes: ``code`` (an ErrorCode; print ``code.name``), ``message`` (str),
+    ``code_string`` ("Invalid argument", ...).
     """
 
     def __init__(self, code, message, code_string=None):
@@ -58,17 +62,23 @@ class InfermetricsError(Exception):
         return (type(self), (int(self.code), self.message, self.code_string))
 
 
+def _raise(err):
+    """Raises InfermetricsError for a non-NULL C error (a pointer, or its address), after freeing it."""
+    if isinstance(err, int):
+        err = ctypes.cast(err, _lib.ErrorP)
+    try:
+        code = LIB.INFERMETRICS_ErrorCode(err)
+        cs = LIB.INFERMETRICS_ErrorCodeString(err)
+        msg = LIB.INFERMETRICS_ErrorMessage(err)
+    finally:
+        LIB.INFERMETRICS_ErrorDelete(err)
+    raise InfermetricsError(code, (msg or b"").decode("utf-8", "replace"),
+                            cs.decode("utf-8", "replace") if cs else None)
+
+
 def _check(err):
-    """Raises InfermetricsError for a non-NULL error, after freeing it."""
     if err:
-        try:
-            code = LIB.INFERMETRICS_ErrorCode(err)
-            cs = LIB.INFERMETRICS_ErrorCodeString(err)
-            msg = LIB.INFERMETRICS_ErrorMessage(err)
-        finally:
-            LIB.INFERMETRICS_ErrorDelete(err)
-        raise InfermetricsError(code, (msg or b"").decode("utf-8", "replace"),
-                                cs.decode("utf-8", "replace") if cs else None)
+        _raise(err)
 
 
 def _cstr(s, what):
@@ -84,6 +94,37 @@ def _fn(name):
         raise InfermetricsError(ErrorCode.UNSUPPORTED,
                                 "%s is missing from the loaded libinfermetrics (too old a build?)" % name)
     return fn
+
+
+# The series calls on the recording path, declared over plain addresses (void*): a series handle
+# is kept as an int, and the error comes back as an int (0: success), which saves ctypes a
+# pointer object per call (about 0.8 us per call instead of 1.2 us).
+def _address_fn(name, *argtypes):
+    fn = LIB[name]  # a function object of its own, not the one _lib declared
+    fn.restype = c_void_p
+    fn.argtypes = (c_void_p,) + argtypes
+    return fn
+
+
+increment = _address_fn("INFERMETRICS_MetricIncrement", c_double)
+set_value = _address_fn("INFERMETRICS_MetricSet", c_double)
+observe = _address_fn("INFERMETRICS_MetricObserve", c_double)
+_value = _address_fn("INFERMETRICS_MetricValue", ctypes.POINTER(c_double))
+_delete = _address_fn("INFERMETRICS_MetricDelete")
+
+
+def value_of(handle):
+    v = c_double()
+    err = _value(handle, byref(v))
+    if err:
+        _raise(err)
+    return v.value
+
+
+def delete_series(handle):
+    err = _delete(handle)
+    if err:
+        _raise(err)
 
 
 def api_version():
@@ -105,13 +146,22 @@ def _render(server_handle):
 
 
 def snapshot():
-    """The process-wide registry as Prometheus text 0.0.4 (no collector series)."""
+    """Every family of the process (Python's and any C/C++ code's) as Prometheus text 0.0.4,
+    without the server's collector series. Function gauges are not refreshed: see
+    generate_latest()."""
     return _render(None)
 
 
 def report_pinned_memory(total_bytes, used_bytes):
-    """Reports the host's pinned memory pool (served as nv_pinned_memory_pool_*_bytes)."""
+    """Reports the host's pinned memory pool (served as nv_pinned_memory_pool_*_bytes from each
+    server's next collection on)."""
     _check(_fn("INFERMETRICS_PinnedMemoryPoolReport")(int(total_bytes), int(used_bytes)))
+
+
+def set_max_series_per_family(limit):
+    """The most series one family may hold (0: no limit, the default); beyond it, a new label set
+    raises InfermetricsError UNAVAILABLE. INFERMETRICS_MAX_SERIES_PER_FAMILY, when set, wins."""
+    _check(_fn("INFERMETRICS_SetMaxSeriesPerFamily")(int(limit)))
 
 
 # --- logging -----------------------------------------------------------------------------------
@@ -142,11 +192,6 @@ def set_log_callback(fn):
         _log_cb = cb  # the old one is released only after the library stopped using it
 
 
-# --- metrics -----------------------------------------------------------------------------------
-def _label_key(labels):
-    return tuple(sorted(labels.items()))
-
-
 class _Closing:
     """`with obj:` closes obj on exit; subclasses define close()."""
 
@@ -157,269 +202,69 @@ class _Closing:
         self.close()
 
 
-class _Series(_Closing):
-    """One labelled series of a Counter, Gauge or Histogram (a C INFERMETRICS_Metric)."""
+# --- C families --------------------------------------------------------------------------------
+class CFamily:
+    """One C family handle (plus, for a histogram, its bucket arguments): makes and deletes the
+    series of one Python metric. Delete every series before close()."""
 
-    def __init__(self, parent, labels, handle):
-        self._parent = parent
-        self.labels = dict(labels)
-        self._handle = handle
-
-    def _h(self):
-        h = self._handle
-        if h is None:
-            raise ValueError("%s series %r of %r is closed" % (type(self._parent).__name__, self.labels,
-                                                                  self._parent.name))
-        return h
-
-    @property
-    def closed(self):
-        return self._handle is None
-
-    @property
-    def value(self):
-        v = c_double()
-        _check(LIB.INFERMETRICS_MetricValue(self._h(), byref(v)))
-        return v.value
-
-    def close(self):
-        """Deletes this series handle (the series leaves the output when its last handle goes)."""
-        parent = self._parent
-        with parent._lock:
-            h, self._handle = self._handle, None
-            parent._children.pop(_label_key(self.labels), None)
-        if h is not None:
-            _check(LIB.INFERMETRICS_MetricDelete(h))
-
-    def __repr__(self):
-        return "<%s %s%r%s>" % (type(self).__name__, self._parent.name, self.labels,
-                                " closed" if self.closed else "")
-
-
-class CounterSeries(_Series):
-    def inc(self, amount=1.0):
-        """Adds ``amount`` (>= 0; negative or NaN raises InfermetricsError INVALID_ARG)."""
-        _check(LIB.INFERMETRICS_MetricIncrement(self._h(), float(amount)))
-
-
-class GaugeSeries(_Series):
-    def set(self, value):
-        _check(LIB.INFERMETRICS_MetricSet(self._h(), float(value)))
-
-    def inc(self, amount=1.0):
-        _check(LIB.INFERMETRICS_MetricIncrement(self._h(), float(amount)))
-
-    def dec(self, amount=1.0):
-        _check(LIB.INFERMETRICS_MetricIncrement(self._h(), -float(amount)))
-
-
-class HistogramSeries(_Series):
-    def observe(self, value):
-        _check(LIB.INFERMETRICS_MetricObserve(self._h(), float(value)))
-
-    @contextmanager
-    def time(self):
-        """Observes the seconds the ``with`` block took."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.observe(time.perf_counter() - start)
-
-
-class _Family(_Closing):
-    _kind = None
-    _series_cls = None
-
-    def __init__(self, name, description="", labels=None, labelnames=None):
+    def __init__(self, kind, name, documentation, buckets=None):
         self.name = name
-        self.description = description
-        self.const_labels = {str(k): str(v) for k, v in (labels or {}).items()}
-        self.labelnames = tuple(labelnames or ())
-        self._lock = threading.Lock()
-        self._children = {}
         self._args = None
-        self._family = None
+        self._handle = None
         fam = _lib.FamilyP()
-        _check(LIB.INFERMETRICS_MetricFamilyNew(byref(fam), int(self._kind), _cstr(name, "metric name"),
-                                                _cstr(description, "description")))
-        self._family = fam
-        try:
-            self._setup()
-            self._default = None if self.labelnames else self._child({})
-        except BaseException:
-            self.close()
-            raise
-
-    def _setup(self):
-        pass
-
-    def _new_metric(self, out, params, n):
-        return LIB.INFERMETRICS_MetricNew(out, self._family, params, n)
-
-    def _child(self, extra):
-        labels = dict(self.const_labels)
-        labels.update({str(k): str(v) for k, v in extra.items()})
-        key = _label_key(labels)
-        with self._lock:
-            if self._family is None:
-                raise ValueError("%s %r is closed" % (type(self).__name__, self.name))
-            child = self._children.get(key)
-            if child is not None:
-                return child
-            params = []
+        _check(LIB.INFERMETRICS_MetricFamilyNew(byref(fam), int(kind), _cstr(name, "metric name"),
+                                                _cstr(documentation, "documentation")))
+        self._handle = fam
+        if buckets is not None:
             try:
-                for k, v in labels.items():
-                    p = LIB.INFERMETRICS_ParameterNew(_cstr(k, "label name"), 0,
-                                                      ctypes.c_char_p(_cstr(v, "label value")))
-                    if not p:
-                        raise InfermetricsError(ErrorCode.INVALID_ARG, "cannot create label %r=%r" % (k, v))
-                    params.append(p)
-                arr = (_lib.ParameterP * len(params))(*params) if params else None
-                h = _lib.MetricP()
-                _check(self._new_metric(byref(h), arr, len(params)))
-            finally:
-                for p in params:
-                    LIB.INFERMETRICS_ParameterDelete(p)
-            child = self._series_cls(self, labels, h)
-            self._children[key] = child
-            return child
+                args = _lib.ArgsP()
+                _check(LIB.INFERMETRICS_MetricArgsNew(byref(args)))
+                self._args = args
+                arr = (c_double * len(buckets))(*buckets) if buckets else None
+                _check(LIB.INFERMETRICS_MetricArgsSetHistogram(args, arr, len(buckets)))
+            except BaseException:
+                self.close()
+                raise
 
-    def labels(self, *values, **kv):
-        """The series with these labels (added to the constant ``labels``), created on first use.
+    def new_series(self, labels):
+        """A new handle (its address, an int) on the series with these labels ({name: value})."""
+        if self._handle is None:
+            raise ValueError("metric family %r is closed" % self.name)
+        params = []
+        try:
+            for k, v in labels.items():
+                p = LIB.INFERMETRICS_ParameterNew(_cstr(k, "label name"), 0, ctypes.c_char_p(_cstr(v, "label value")))
+                if not p:
+                    raise InfermetricsError(ErrorCode.INVALID_ARG, "cannot make label %r=%r" % (k, v))
+                params.append(p)
+            arr = (_lib.ParameterP * len(params))(*params) if params else None
+            h = _lib.MetricP()
+            if self._args is not None:
+                _check(LIB.INFERMETRICS_MetricNewWithArgs(byref(h), self._handle, arr, len(params), self._args))
+            else:
+                _check(LIB.INFERMETRICS_MetricNew(byref(h), self._handle, arr, len(params)))
+            return ctypes.cast(h, c_void_p).value  # the address: see increment
+        finally:
+            for p in params:
+                LIB.INFERMETRICS_ParameterDelete(p)
 
-        Values may be given by keyword, or positionally in the order of ``labelnames``."""
-        if values:
-            if kv or len(values) != len(self.labelnames):
-                raise ValueError("%r expects label values for %r" % (self.name, self.labelnames))
-            kv = dict(zip(self.labelnames, values))
-        elif self.labelnames and set(kv) != set(self.labelnames):
-            raise ValueError("%r expects labels %r, got %r" % (self.name, self.labelnames, tuple(kv)))
-        return self._child(kv)
-
-    def remove(self, **kv):
-        """Deletes the series with these labels, if this object made it."""
-        labels = dict(self.const_labels)
-        labels.update({str(k): str(v) for k, v in kv.items()})
-        with self._lock:
-            child = self._children.get(_label_key(labels))
-        if child is not None:
-            child.close()
-
-    def _d(self):
-        if self._default is None:
-            if self._family is None:
-                raise ValueError("%s %r is closed" % (type(self).__name__, self.name))
-            raise ValueError("%r has labelnames %r: use .labels(...)" % (self.name, self.labelnames))
-        return self._default
-
-    @property
-    def value(self):
-        return self._d().value
-
-    @property
-    def kind(self):
-        return self._kind
-
-    @property
-    def closed(self):
-        return self._family is None
+    @staticmethod
+    def delete_series(handle):
+        delete_series(handle)
 
     def close(self):
-        """Deletes every series this object made, then its family handle (the required order)."""
-        with self._lock:
-            children = list(self._children.values())
-        first = None
-        for c in children:
-            try:
-                c.close()
-            except InfermetricsError as e:
-                first = first or e
-        with self._lock:
-            fam, self._family = self._family, None
-            args, self._args = self._args, None
-            self._default = None
+        args, self._args = self._args, None
+        fam, self._handle = self._handle, None
         if args is not None:
-            LIB.INFERMETRICS_MetricArgsDelete(args)
+            _check(LIB.INFERMETRICS_MetricArgsDelete(args))
         if fam is not None:
-            try:
-                _check(LIB.INFERMETRICS_MetricFamilyDelete(fam))
-            except InfermetricsError as e:
-                first = first or e
-        if first is not None:
-            raise first
-
-    def __del__(self):
-        try:
-            if getattr(self, "_family", None) is not None:
-                self.close()
-        except Exception:
-            pass
-
-    def __repr__(self):
-        return "<%s %s%s>" % (type(self).__name__, self.name, " closed" if self.closed else "")
-
-
-class Counter(_Family):
-    """A counter family. ``Counter("requests_total", "Requests", labels={"model": "resnet"})``
-    makes the family and its series with those labels; ``.inc()`` and ``.value`` act on that
-    series, ``.labels(version="2")`` gives another series (labels added to the constant ones).
-    With ``labelnames=(...)`` no default series is made and ``.labels`` must name exactly those."""
-    _kind = MetricKind.COUNTER
-    _series_cls = CounterSeries
-
-    def inc(self, amount=1.0):
-        self._d().inc(amount)
-
-
-class Gauge(_Family):
-    """A gauge family (see Counter): ``.set(v)``, ``.inc(a)``, ``.dec(a)``, ``.value``."""
-    _kind = MetricKind.GAUGE
-    _series_cls = GaugeSeries
-
-    def set(self, value):
-        self._d().set(value)
-
-    def inc(self, amount=1.0):
-        self._d().inc(amount)
-
-    def dec(self, amount=1.0):
-        self._d().dec(amount)
-
-
-DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-
-
-class Histogram(_Family):
-    """A histogram family (see Counter) with upper bucket bounds ``buckets`` (strictly increasing;
-    +Inf is implicit): ``.observe(v)``, ``with h.time(): ...``."""
-    _kind = MetricKind.HISTOGRAM
-    _series_cls = HistogramSeries
-
-    def __init__(self, name, description="", labels=None, labelnames=None, buckets=DEFAULT_BUCKETS):
-        self.buckets = tuple(float(b) for b in buckets)
-        super().__init__(name, description, labels, labelnames)
-
-    def _setup(self):
-        args = _lib.ArgsP()
-        _check(LIB.INFERMETRICS_MetricArgsNew(byref(args)))
-        self._args = args
-        n = len(self.buckets)
-        arr = (c_double * n)(*self.buckets) if n else None
-        _check(LIB.INFERMETRICS_MetricArgsSetHistogram(args, arr, n))
-
-    def _new_metric(self, out, params, n):
-        return LIB.INFERMETRICS_MetricNewWithArgs(out, self._family, params, n, self._args)
-
-    def observe(self, value):
-        self._d().observe(value)
-
-    def time(self):
-        return self._d().time()
+            _check(LIB.INFERMETRICS_MetricFamilyDelete(fam))
 
 
 # --- server ------------------------------------------------------------------------------------
 _servers = weakref.WeakSet()
+_ENV_OVERRIDES = (("address", "INFERMETRICS_ADDRESS"), ("port", "INFERMETRICS_PORT"),
+                  ("interval_ms", "INFERMETRICS_INTERVAL_MS"))
 
 
 class Server(_Closing):
@@ -427,12 +272,16 @@ class Server(_Closing):
     collectors, which poll on the server's own thread every ``interval_ms``.
 
     ``address``, ``port`` and ``interval_ms`` left as None take the library's defaults
-    ("0.0.0.0", 8002, 2000) or the INFERMETRICS_ADDRESS / INFERMETRICS_PORT /
-    INFERMETRICS_INTERVAL_MS environment overrides. ``port=0`` binds any free port; read ``.port``.
+    ("0.0.0.0", 8002, 2000). The environment variables INFERMETRICS_ADDRESS / INFERMETRICS_PORT /
+    INFERMETRICS_INTERVAL_MS override both the defaults and these arguments (an operator can move a
+    server without touching code); when one overrides an argument, the logger "infermetrics" says
+    so, and the library logs "Started metrics service at ADDRESS:PORT". ``port=0`` binds any free
+    port; read ``.port``.
     """
 
     def __init__(self, address=None, port=None, interval_ms=None, gpu=True, cpu=True, pinned=True):
         self._handle = None
+        self._pid = os.getpid()
         opts = _lib.OptionsP()
         _check(_fn("INFERMETRICS_ServerOptionsNew")(byref(opts)))
         try:
@@ -459,7 +308,14 @@ class Server(_Closing):
             self.close()
             raise
         self.port = p.value
+        given = {"address": address, "port": port, "interval_ms": interval_ms}
+        for arg, var in _ENV_OVERRIDES:
+            if given[arg] is not None and var in os.environ and str(given[arg]) != os.environ[var].strip():
+                log.info("%s=%s overrides %s=%r (this server's port is %d)", var, os.environ[var], arg,
+                         given[arg], self.port)
         _servers.add(self)
+        for hook in server_started_hooks:
+            hook(self)
 
     def _h(self):
         if self._handle is None:
@@ -470,6 +326,12 @@ class Server(_Closing):
     def closed(self):
         return self._handle is None
 
+    @property
+    def inherited(self):
+        """True in a child process forked after this server started: there it is inert (the
+        parent serves the port) and close() only forgets it."""
+        return self._pid != os.getpid()
+
     def snapshot(self):
         """What GET /metrics serves now: the registry plus this server's collector series."""
         return _render(self._h())
@@ -478,9 +340,11 @@ class Server(_Closing):
         report_pinned_memory(total_bytes, used_bytes)
 
     def close(self):
-        """Stops the server and joins its thread."""
+        """Stops the server and joins its threads (in a forked child: forgets the inherited copy)."""
         h, self._handle = self._handle, None
-        if h is not None:
+        if h is not None and not self.inherited:
+            # (an inherited server is only forgotten: its threads are the parent's, and some
+            # library builds fail to delete it in a child)
             _check(LIB.INFERMETRICS_ServerDelete(h))
 
     def __del__(self):
@@ -491,6 +355,9 @@ class Server(_Closing):
 
     def __repr__(self):
         return "<infermetrics.Server port=%s%s>" % (getattr(self, "port", None), " closed" if self.closed else "")
+
+
+server_started_hooks = []  # fn(server), run after each Server starts (metrics.py: function gauges)
 
 
 @atexit.register

@@ -1,10 +1,12 @@
 """Loads libinfermetrics and declares the C prototypes (ctypes, no compiled parts).
 
 Search order:
-  1. the path in the environment variable INFERMETRICS_LIBRARY (a file, or a folder holding it);
-  2. ctypes.util.find_library("infermetrics") (ld.so cache, LD_LIBRARY_PATH);
-  3. the usual names and prefixes: libinfermetrics.so.1 / libinfermetrics.so via the dynamic
+  1. libinfermetrics.so in this package's own folder (where the wheel puts it);
+  2. the path in the environment variable INFERMETRICS_LIBRARY (a file, or a folder holding it);
+  3. ctypes.util.find_library("infermetrics") (ld.so cache, LD_LIBRARY_PATH);
+  4. the usual names and prefixes: libinfermetrics.so.1 / libinfermetrics.so via the dynamic
      loader, then under sys.prefix/lib, /usr/local/lib, /usr/lib and their multiarch folders.
+The path actually loaded is infermetrics.LIBRARY_PATH.
 """
 import ctypes
 import ctypes.util
@@ -106,10 +108,17 @@ _PROTOTYPES = {
     "INFERMETRICS_ServerPort": (ErrorP, [ServerP, POINTER(c_uint16)]),
     "INFERMETRICS_ServerDelete": (ErrorP, [ServerP]),
     "INFERMETRICS_PinnedMemoryPoolReport": (ErrorP, [c_uint64, c_uint64]),
+    "INFERMETRICS_SetMaxSeriesPerFamily": (ErrorP, [c_uint64]),
 }
 
 
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libinfermetrics.so")
+
+
 def _candidates():
+    """(paths to try in order, whether they came from INFERMETRICS_LIBRARY)."""
+    if os.path.exists(BUNDLED):
+        return [BUNDLED], False
     env = os.environ.get(ENV_VAR)
     if env:
         if os.path.isdir(env):
@@ -147,9 +156,10 @@ def load():
                 "infermetrics: cannot load the library named by %s=%r: %s"
                 % (ENV_VAR, os.environ.get(ENV_VAR), "; ".join(tried)))
         raise ImportError(
-            "infermetrics: libinfermetrics.so was not found. Install the C library (cmake --install) "
-            "so the dynamic loader finds libinfermetrics.so.1, or set %s to the path of "
-            "libinfermetrics.so. Tried: %s" % (ENV_VAR, ", ".join(c for c in candidates)))
+            "infermetrics: libinfermetrics.so was not found. The wheel (pip install infermetrics, or "
+            "pip install . in a checkout) carries it; a source-tree module needs the C library installed "
+            "(cmake --install, then ldconfig) or %s set to the path of libinfermetrics.so. Tried: %s"
+            % (ENV_VAR, "; ".join(tried)))
     for name, (restype, argtypes) in _PROTOTYPES.items():
         fn = getattr(lib, name, None)
         if fn is None:
@@ -157,3 +167,19 @@ def load():
         fn.restype = restype
         fn.argtypes = argtypes
     return lib
+
+
+def loaded_path(lib):
+    """The file the dynamic loader mapped for `lib` (its name when that cannot be told)."""
+    name = lib._name
+    if os.sep in name:
+        return os.path.realpath(name)
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.rstrip("\n").split(None, 5)[-1]
+                if os.path.basename(path).startswith("libinfermetrics.so"):
+                    return path
+    except OSError:
+        pass
+    return name

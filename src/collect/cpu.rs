@@ -1,70 +1,85 @@
-//! CPU utilisation and host memory from `/proc/stat` and `/proc/meminfo` (via procfs),
-//! with Triton's definitions: busy = user+nice+system+irq+softirq+steal, idle = idle+iowait,
-//! utilisation over the last interval; memory used = MemTotal - MemAvailable.
-use procfs::{Current, CurrentSI, KernelStats, Meminfo, ProcResult, SystemInfoInterface};
+//! CPU utilisation and host memory from `/proc/stat` and `/proc/meminfo`, with Triton's
+//! definitions: busy = user+nice+system+irq+softirq+steal, idle = idle+iowait, utilisation
+//! over the last window (see [`super::window`] for when a first value is served); memory used =
+//! MemTotal - MemAvailable.
+//!
+//! `/proc/stat` is parsed here (one pass gives the aggregate line, the per-CPU lines the host
+//! collector uses, and the process counts); `/proc/meminfo` through procfs.
+use std::time::Instant;
 
+use procfs::{Current, Meminfo};
+
+use super::window::{TickWindow, Ticks};
 use super::{Collector, FamilyText};
 use crate::core::log;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Ticks {
-    pub busy: u64,
-    pub idle: u64,
+/// What one read of `/proc/stat` gives.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stat {
+    /// The aggregate `cpu` line.
+    pub total: Option<Ticks>,
+    /// `cpuN` lines: (N, ticks), online CPUs only (the kernel omits offline ones).
+    pub cores: Vec<(u32, Ticks)>,
+    pub procs_running: Option<u64>,
+    pub procs_blocked: Option<u64>,
+    /// `btime`: boot time, seconds since the epoch.
+    pub btime: Option<u64>,
 }
 
-/// What procfs needs to know about the system, read through libc: procfs's own
-/// `ticks_per_second` goes through rustix's auxv code, which crashes under valgrind (no
-/// vDSO there), and no host using us could then run valgrind.
-struct LibcSystemInfo;
-
-impl SystemInfoInterface for LibcSystemInfo {
-    fn boot_time_secs(&self) -> ProcResult<u64> {
-        procfs::boot_time_secs()
+fn parse_ticks(fields: &str) -> Option<Ticks> {
+    let mut v = [0u64; 8];
+    let mut n = 0;
+    for (i, f) in fields.split_ascii_whitespace().take(8).enumerate() {
+        v[i] = f.parse().ok()?;
+        n = i + 1;
     }
-    fn ticks_per_second(&self) -> u64 {
-        // SAFETY: sysconf has no preconditions
-        match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
-            t if t > 0 => t as u64,
-            _ => 100,
-        }
+    if n < 4 {
+        return None;
     }
-    fn page_size(&self) -> u64 {
-        // SAFETY: sysconf has no preconditions
-        match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-            p if p > 0 => p as u64,
-            _ => 4096,
-        }
-    }
-    fn is_little_endian(&self) -> bool {
-        cfg!(target_endian = "little")
-    }
-}
-
-pub fn read_ticks() -> Result<Ticks, String> {
-    let t = KernelStats::current_with_system_info(&LibcSystemInfo)
-        .map_err(|e| format!("cannot read /proc/stat: {}", e))?
-        .total;
-    Ok(Ticks {
-        busy: t.user
-            + t.nice
-            + t.system
-            + t.irq.unwrap_or(0)
-            + t.softirq.unwrap_or(0)
-            + t.steal.unwrap_or(0),
-        idle: t.idle + t.iowait.unwrap_or(0),
+    // user nice system idle iowait irq softirq steal (guest, guest_nice are inside user, nice)
+    Some(Ticks {
+        busy: v[0] + v[1] + v[2] + v[5] + v[6] + v[7],
+        idle: v[3] + v[4],
     })
 }
 
-/// Utilisation between two readings, in 0..=1. A counter that went backwards counts as 0;
-/// no ticks elapsed gives `None` (Triton would print NaN; we keep the previous value).
-pub fn utilization(prev: Ticks, now: Ticks) -> Option<f64> {
-    let busy = now.busy.saturating_sub(prev.busy);
-    let idle = now.idle.saturating_sub(prev.idle);
-    if busy + idle == 0 {
-        None
-    } else {
-        Some(busy as f64 / (busy + idle) as f64)
+/// Parses the text of `/proc/stat`; lines it does not know are skipped.
+pub fn parse_stat(text: &str) -> Stat {
+    let mut s = Stat::default();
+    for line in text.lines() {
+        let (key, rest) = line
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .unwrap_or((line, ""));
+        if key == "cpu" {
+            s.total = parse_ticks(rest);
+        } else if let Some(n) = key.strip_prefix("cpu") {
+            if let (Ok(n), Some(t)) = (n.parse::<u32>(), parse_ticks(rest)) {
+                s.cores.push((n, t));
+            }
+        } else {
+            let v = rest.trim().parse::<u64>().ok();
+            match key {
+                "procs_running" => s.procs_running = v,
+                "procs_blocked" => s.procs_blocked = v,
+                "btime" => s.btime = v,
+                _ => {}
+            }
+        }
     }
+    s
+}
+
+/// Reads and parses `/proc/stat` into `buf`'s reused allocation.
+pub fn read_stat(buf: &mut String) -> Result<Stat, String> {
+    super::sysfs::read_into(std::path::Path::new("/proc/stat"), buf)
+        .map_err(|e| format!("cannot read /proc/stat: {}", e))?;
+    Ok(parse_stat(buf))
+}
+
+pub fn read_ticks() -> Result<Ticks, String> {
+    read_stat(&mut String::new())?
+        .total
+        .ok_or_else(|| "/proc/stat has no aggregate cpu line".to_string())
 }
 
 /// (MemTotal, MemTotal - MemAvailable) in bytes.
@@ -81,18 +96,26 @@ pub fn read_memory() -> Result<(u64, u64), String> {
 }
 
 pub struct CpuCollector {
-    prev: Option<Ticks>,
+    window: TickWindow,
+    /// 0 (Triton's series exists from the start) until the first meaningful window.
     util: f64,
     failing: bool,
+    buf: String,
 }
 
 impl CpuCollector {
-    /// Takes the utilisation baseline now, so the first value covers start-up to first tick.
+    /// Takes the utilisation baseline now; the first value is served once the window from
+    /// here is meaningful (until then the series reads 0).
     pub fn new() -> CpuCollector {
+        let window = match read_ticks() {
+            Ok(t) => TickWindow::starting(Instant::now(), t),
+            Err(_) => TickWindow::default(),
+        };
         CpuCollector {
-            prev: read_ticks().ok(),
+            window,
             util: 0.0,
             failing: false,
+            buf: String::new(),
         }
     }
 
@@ -125,9 +148,16 @@ impl Collector for CpuCollector {
         "cpu"
     }
 
+    fn success(&self) -> bool {
+        !self.failing
+    }
+
     fn collect(&mut self) -> Vec<FamilyText> {
         let mut out = Vec::new();
-        let ticks = read_ticks();
+        let ticks = read_stat(&mut self.buf).and_then(|s| {
+            s.total
+                .ok_or_else(|| "/proc/stat has no aggregate cpu line".to_string())
+        });
         let mem = read_memory();
         let status = ticks
             .as_ref()
@@ -136,10 +166,9 @@ impl Collector for CpuCollector {
             .map_err(|e| e.clone());
         self.note(status);
         if let Ok(now) = ticks {
-            if let Some(u) = self.prev.and_then(|p| utilization(p, now)) {
+            if let Some(u) = self.window.next(Instant::now(), now) {
                 self.util = u;
             }
-            self.prev = Some(now);
             out.extend(FamilyText::new(
                 "nv_cpu_utilization",
                 "CPU utilization rate [0.0 - 1.0]",
@@ -168,38 +197,55 @@ impl Collector for CpuCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     #[test]
-    fn util_math() {
-        let a = Ticks {
-            busy: 100,
-            idle: 300,
-        };
-        assert_eq!(
-            utilization(
-                a,
-                Ticks {
-                    busy: 150,
-                    idle: 350
-                }
-            ),
-            Some(0.5)
+    fn parses_stat() {
+        let s = parse_stat(
+            "cpu  109199 8217 15638 68589 382 0 246 35 0 0\n\
+             cpu0 53925 4452 7782 34817 115 0 66 18 0 0\n\
+             cpu2 1 2 3 4\n\
+             cpuX 1 2 3 4\n\
+             intr 1 2 3\n\
+             btime 1795792574\n\
+             processes 63204\n\
+             procs_running 5\n\
+             procs_blocked 1\n",
         );
-        assert_eq!(utilization(a, a), None);
         assert_eq!(
-            utilization(
-                a,
-                Ticks {
-                    busy: 50,
-                    idle: 400
-                }
-            ),
-            Some(0.0)
+            s.total,
+            Some(Ticks {
+                busy: 109199 + 8217 + 15638 + 246 + 35,
+                idle: 68589 + 382
+            })
         );
+        assert_eq!(s.cores.len(), 2);
+        assert_eq!(s.cores[0].0, 0);
+        assert_eq!(s.cores[1], (2, Ticks { busy: 6, idle: 4 }));
+        assert_eq!(s.procs_running, Some(5));
+        assert_eq!(s.procs_blocked, Some(1));
+        assert_eq!(s.btime, Some(1795792574));
+        assert_eq!(parse_stat("cpu 1 2\n").total, None);
     }
+
     #[test]
     fn reads_proc() {
         let (total, used) = read_memory().unwrap();
         assert!(total > 0 && used <= total);
         assert!(read_ticks().unwrap().idle > 0);
+        let s = read_stat(&mut String::new()).unwrap();
+        assert!(!s.cores.is_empty() && s.btime.is_some() && s.procs_running.is_some());
+    }
+
+    #[test]
+    fn no_spike_right_after_start() {
+        let mut c = CpuCollector::new();
+        // the first collection runs microseconds after the baseline: no ratio yet, 0 is served
+        let f = c.collect();
+        let util = f.iter().find(|f| f.name == "nv_cpu_utilization").unwrap();
+        assert!(
+            util.text.ends_with("\nnv_cpu_utilization 0\n"),
+            "{}",
+            util.text
+        );
     }
 }

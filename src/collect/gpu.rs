@@ -35,6 +35,8 @@ fn nvml(path: &Option<PathBuf>) -> Result<Shared, NvmlError> {
     type Cache = Option<(u64, HashMap<Option<PathBuf>, Shared>)>;
     static CACHE: Mutex<Cache> = Mutex::new(None);
     fn lookup(path: &Option<PathBuf>) -> Option<Shared> {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| fork::hold_during_fork(|| Box::new(fork::lock(&CACHE))));
         let mut c = fork::lock(&CACHE);
         let epoch = fork::epoch();
         if c.as_ref().map(|(e, _)| *e) != Some(epoch) {
@@ -229,11 +231,14 @@ impl Devices {
 /// Utilisation, memory, power, power limit and temperature of every GPU.
 pub struct GpuCollector {
     devices: Devices,
+    /// Whether NVML answered at the last collection (`nv_collector_success`).
+    ok: bool,
 }
 
 /// The energy counter of every GPU (a slow NVML call), on its own thread.
 pub struct GpuEnergyCollector {
     devices: Devices,
+    ok: bool,
 }
 
 /// The fast and slow GPU collectors of one server, sharing one NVML session.
@@ -251,12 +256,14 @@ pub fn collectors(library: Option<PathBuf>) -> (GpuCollector, GpuEnergyCollector
                 session: Arc::clone(&session),
                 gpus: HashMap::new(),
             },
+            ok: false,
         },
         GpuEnergyCollector {
             devices: Devices {
                 session,
                 gpus: HashMap::new(),
             },
+            ok: false,
         },
     )
 }
@@ -264,6 +271,10 @@ pub fn collectors(library: Option<PathBuf>) -> (GpuCollector, GpuEnergyCollector
 impl Collector for GpuCollector {
     fn name(&self) -> &'static str {
         "gpu"
+    }
+
+    fn success(&self) -> bool {
+        self.ok
     }
 
     fn collect(&mut self) -> Vec<FamilyText> {
@@ -274,7 +285,7 @@ impl Collector for GpuCollector {
         let mut power = Vec::new();
         let mut limit = Vec::new();
         let mut temp = Vec::new();
-        self.devices.for_each(|dev, gpu| {
+        self.ok = self.devices.for_each(|dev, gpu| {
             if let Some(u) = read(gpu, Field::Util, || dev.utilization_rates()) {
                 util.push((gpu.uuid_body.clone(), u.gpu as f64 * 0.01));
             }
@@ -335,9 +346,13 @@ impl Collector for GpuEnergyCollector {
         "gpu-energy"
     }
 
+    fn success(&self) -> bool {
+        self.ok
+    }
+
     fn collect(&mut self) -> Vec<FamilyText> {
         let mut samples = Vec::new();
-        self.devices.for_each(|dev, gpu| {
+        self.ok = self.devices.for_each(|dev, gpu| {
             if let Some(mj) = read(gpu, Field::Energy, || dev.total_energy_consumption()) {
                 match gpu.energy_base_mj {
                     // a counter that went backwards (driver reload) restarts the baseline

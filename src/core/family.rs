@@ -10,45 +10,79 @@
 //! caller, sorted and rendered into a stack buffer, and looked up by that text. A new series
 //! is one allocation (see `series.rs`).
 //!
-//! Creation and deletion never wait for a whole render: a render walks the series in chunks
-//! of [`RENDER_CHUNK`], taking the family's lock for one chunk at a time (tens of
-//! microseconds) and resuming after the last body it printed.
-use std::borrow::Borrow;
-use std::collections::BTreeSet;
-use std::ops::Bound;
+//! A family keeps its series in a slab (a vector whose slots keep their place; freed slots
+//! are reused) plus a hash table from label body to slot: one hash and one comparison to
+//! find a series. Creation and deletion never wait for a whole render: a render walks the
+//! slab in chunks of [`RENDER_CHUNK`] slots, taking the family's lock for one chunk at a
+//! time (tens of microseconds). A series that lives through a render keeps its slot, so it
+//! is printed exactly once; series appear in slab order (creation order, but for reused
+//! slots), which Prometheus does not mind.
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use hashbrown::{DefaultHashBuilder, HashTable};
+
 use super::error::{Error, Result};
-use super::fork::{self, Locked};
+use super::fork;
 use super::log;
 use super::names::check_label_name;
 use super::series::{validate_buckets, Series};
 use super::text;
 use super::Kind;
 
-/// A series in its family's ordered set, compared by its label body.
-struct ByBody(Series);
+/// The series of a family: slots, free slots, and the index by label body.
+#[derive(Default)]
+struct SeriesSet {
+    slots: Vec<Option<Series>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
 
-impl Borrow<str> for ByBody {
-    fn borrow(&self) -> &str {
-        self.0.body()
+impl SeriesSet {
+    fn len(&self) -> usize {
+        self.index.len()
     }
-}
-impl PartialEq for ByBody {
-    fn eq(&self, o: &Self) -> bool {
-        self.0.body() == o.0.body()
+
+    fn find(&self, hash: u64, body: &str) -> Option<Series> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&i| {
+                slots[i as usize].is_some_and(|s| s.body() == body)
+            })
+            .and_then(|&i| slots[i as usize])
     }
-}
-impl Eq for ByBody {}
-impl PartialOrd for ByBody {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
+
+    fn insert(&mut self, hash: u64, series: Series) {
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(series);
+                i
+            }
+            None => {
+                self.slots.push(Some(series));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, i, |&j| {
+            hasher.hash_one(slots[j as usize].as_ref().map_or("", |s| s.body()))
+        });
     }
-}
-impl Ord for ByBody {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.body().cmp(o.0.body())
+
+    fn remove(&mut self, series: Series) {
+        let body = series.body();
+        let hash = self.hasher.hash_one(body);
+        let slots = &self.slots;
+        if let Ok(e) = self
+            .index
+            .find_entry(hash, |&i| slots[i as usize] == Some(series))
+        {
+            let (i, _) = e.remove();
+            self.slots[i as usize] = None;
+            self.free.push(i);
+        }
     }
 }
 
@@ -56,7 +90,7 @@ pub struct Family {
     name: String,
     help: String,
     kind: Kind,
-    series: Mutex<BTreeSet<ByBody>>,
+    series: Mutex<SeriesSet>,
     /// Distinct histogram bucket lists of this family, shared by its series.
     bounds: Mutex<Vec<Arc<[f64]>>>,
     /// Creations refused by the series limit (served as nv_metric_series_rejected_total).
@@ -82,7 +116,7 @@ const STACK_BODY: usize = 512;
 
 /// A small buffer on the stack that spills to the heap when full.
 struct StackText {
-    buf: [u8; STACK_BODY],
+    buf: [std::mem::MaybeUninit<u8>; STACK_BODY],
     len: usize,
     heap: Option<String>,
 }
@@ -90,16 +124,24 @@ struct StackText {
 impl StackText {
     fn new() -> StackText {
         StackText {
-            buf: [0; STACK_BODY],
+            buf: [std::mem::MaybeUninit::uninit(); STACK_BODY],
             len: 0,
             heap: None,
         }
     }
+    #[inline]
     fn push(&mut self, s: &str) {
         if let Some(h) = &mut self.heap {
             h.push_str(s);
         } else if self.len + s.len() <= STACK_BODY {
-            self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+            // SAFETY: in bounds (checked above); u8 has no invalid bit patterns
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    s.as_ptr(),
+                    self.buf.as_mut_ptr().add(self.len) as *mut u8,
+                    s.len(),
+                )
+            };
             self.len += s.len();
         } else {
             let mut h = String::with_capacity(self.len + s.len() + 64);
@@ -111,8 +153,13 @@ impl StackText {
     fn as_str(&self) -> &str {
         match &self.heap {
             Some(h) => h,
-            // SAFETY: only whole &str pieces were copied in
-            None => unsafe { std::str::from_utf8_unchecked(&self.buf[..self.len]) },
+            // SAFETY: the first `len` bytes were written, only whole &str pieces
+            None => unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    self.buf.as_ptr() as *const u8,
+                    self.len,
+                ))
+            },
         }
     }
 }
@@ -148,7 +195,7 @@ impl Family {
             name: name.to_owned(),
             help: help.to_owned(),
             kind,
-            series: Mutex::new(BTreeSet::new()),
+            series: Mutex::new(SeriesSet::default()),
             bounds: Mutex::new(Vec::new()),
             rejected: AtomicU64::new(0),
             warned: AtomicBool::new(false),
@@ -165,12 +212,20 @@ impl Family {
         self.kind
     }
 
+    /// Takes this family's locks in the order normal code does (series, then bucket lists)
+    /// and returns the guards: for the fork prepare handler.
+    pub(super) fn hold_locks(&'static self) -> Box<dyn std::any::Any> {
+        let series = fork::lock(&self.series);
+        let bounds = fork::lock(&self.bounds);
+        Box::new((series, bounds))
+    }
+
     /// Creations refused so far because the family was at its series limit.
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
     }
 
-    fn lock(&self) -> Locked<MutexGuard<'_, BTreeSet<ByBody>>> {
+    fn lock(&self) -> MutexGuard<'_, SeriesSet> {
         // inside the fork gate; a poisoned lock is still usable (every update is a single
         // insert or remove, so a panic cannot leave the set inconsistent)
         fork::lock(&self.series)
@@ -196,11 +251,7 @@ impl Family {
 
     /// Checks labels and args in Triton's order, then returns the series for those labels
     /// (creating it at 0 if needed) with its reference count raised by one.
-    fn acquire<K: AsRef<str>, V: AsRef<str>>(
-        &self,
-        labels: &[(K, V)],
-        args: Option<&MetricArgs>,
-    ) -> Result<Series> {
+    fn acquire(&self, key: &mut [(&str, &str)], args: Option<&MetricArgs>) -> Result<Series> {
         let buckets = match (self.kind, args) {
             (Kind::Counter, Some(_)) => {
                 return Err(Error::invalid_arg(
@@ -230,17 +281,6 @@ impl Family {
                 }),
             ) => Some(validate_buckets(b)?),
             _ => None,
-        };
-        let mut on_stack: [(&str, &str); STACK_LABELS] = [("", ""); STACK_LABELS];
-        let mut on_heap: Vec<(&str, &str)> = Vec::new();
-        let key: &mut [(&str, &str)] = if labels.len() <= STACK_LABELS {
-            for (slot, (k, v)) in on_stack.iter_mut().zip(labels) {
-                *slot = (k.as_ref(), v.as_ref());
-            }
-            &mut on_stack[..labels.len()]
-        } else {
-            on_heap.extend(labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
-            &mut on_heap
         };
         for (name, _) in key.iter() {
             check_label_name(name)?;
@@ -275,9 +315,10 @@ impl Family {
 
         let limit = super::registry::max_series_per_family();
         let mut set = self.lock();
-        if let Some(found) = set.get(body) {
-            found.0.refs().fetch_add(1, Ordering::Relaxed);
-            return Ok(found.0);
+        let hash = set.hasher.hash_one(body);
+        if let Some(found) = set.find(hash, body) {
+            found.refs().fetch_add(1, Ordering::Relaxed);
+            return Ok(found);
         }
         if limit != 0 && set.len() as u64 >= limit {
             drop(set);
@@ -285,7 +326,7 @@ impl Family {
         }
         let bounds = buckets.map(|b| self.shared_bounds(b));
         let series = Series::new(self.kind, body, bounds);
-        set.insert(ByBody(series));
+        set.insert(hash, series);
         Ok(series)
     }
 
@@ -311,7 +352,7 @@ impl Family {
     fn release(&self, series: Series) {
         let mut set = self.lock();
         if series.refs().fetch_sub(1, Ordering::Relaxed) == 1 {
-            set.remove(series.body());
+            set.remove(series);
             drop(set);
             // SAFETY: removed from the set and no handle is left: nothing refers to it
             unsafe { series.free() };
@@ -320,37 +361,26 @@ impl Family {
 
     /// Appends this family in text format; nothing at all when it has no series.
     ///
-    /// Walks the series in chunks, releasing the lock between them, so creating or deleting
-    /// a series never waits for more than one chunk. A series created or deleted during the
-    /// walk may or may not appear; every series appears at most once (bodies are ordered).
+    /// Walks the slab in chunks, releasing the lock between them, so creating or deleting a
+    /// series never waits for more than one chunk. A series created or deleted during the
+    /// walk may or may not appear; one that lives through it appears exactly once.
     pub fn render(&self, out: &mut String) {
-        let mut after: Option<String> = None;
+        let mut at = 0;
         let mut header = false;
         loop {
             let set = self.lock();
-            let mut iter = match &after {
-                None => set.range::<str, _>(..),
-                Some(k) => set.range::<str, _>((Bound::Excluded(k.as_str()), Bound::Unbounded)),
-            };
-            let mut last = None;
-            for _ in 0..RENDER_CHUNK {
-                let Some(s) = iter.next() else { break };
+            let end = (at + RENDER_CHUNK).min(set.slots.len());
+            for s in set.slots[at.min(end)..end].iter().flatten() {
                 if !header {
                     text::push_family_header(out, &self.name, &self.help, self.kind.type_name());
                     header = true;
                 }
-                self.render_series(out, s.0);
-                last = Some(s.0);
+                self.render_series(out, *s);
             }
-            let more = last.is_some() && iter.next().is_some();
-            match (more, last) {
-                (true, Some(s)) => {
-                    let a = after.get_or_insert_with(String::new);
-                    a.clear();
-                    a.push_str(s.body());
-                }
-                _ => return,
+            if end >= set.slots.len() {
+                return;
             }
+            at = end;
         }
     }
 
@@ -428,6 +458,26 @@ impl FamilyHandle {
     pub fn new_metric<K: AsRef<str>, V: AsRef<str>>(
         &self,
         labels: &[(K, V)],
+        args: Option<&MetricArgs>,
+    ) -> Result<MetricHandle> {
+        let mut on_stack: [(&str, &str); STACK_LABELS] = [("", ""); STACK_LABELS];
+        let mut on_heap: Vec<(&str, &str)> = Vec::new();
+        let key: &mut [(&str, &str)] = if labels.len() <= STACK_LABELS {
+            for (slot, (k, v)) in on_stack.iter_mut().zip(labels) {
+                *slot = (k.as_ref(), v.as_ref());
+            }
+            &mut on_stack[..labels.len()]
+        } else {
+            on_heap.extend(labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+            &mut on_heap
+        };
+        self.new_metric_in_place(key, args)
+    }
+
+    /// As [`FamilyHandle::new_metric`], with borrowed pairs it may reorder.
+    pub fn new_metric_in_place(
+        &self,
+        labels: &mut [(&str, &str)],
         args: Option<&MetricArgs>,
     ) -> Result<MetricHandle> {
         let series = self.shared.family.acquire(labels, args)?;

@@ -4,16 +4,23 @@
 //! call `fork()` while our threads may hold a lock. Only the forking thread survives in the
 //! child, so a lock held by any other thread at that moment would stay held forever there.
 //!
-//! The rule that prevents it: **every lock of the library is taken inside [`gate`]**. The gate
-//! is a reader count plus a writer bit in one atomic word. `fork()` runs our `pthread_atfork`
-//! prepare handler, which sets the writer bit (new readers wait) and waits until no thread is
-//! inside the gate; so at the instant of the fork no library lock is held by anyone, and the
-//! child starts with every structure consistent and every lock free. The parent and child
-//! handlers clear the bit again.
+//! What prevents it: `fork()` runs our `pthread_atfork` prepare handler, which
+//! 1. closes the **gate** (a reader count plus a writer bit in one atomic word): new entries
+//!    wait, and it waits until no thread is inside. Code that must not be forked in the
+//!    middle (the servers' own bookkeeping) runs inside [`gate`];
+//! 2. takes every lock of the API's shared structures, through the hooks each structure
+//!    registered with [`hold_during_fork`] (the registry and each family, the handle table,
+//!    the log sink, the socket list, the NVML cache): it waits for the threads holding them,
+//!    then holds them across the fork.
 //!
-//! Recording (`MetricIncrement` and friends) takes no lock and never enters the gate, so the
-//! hot path pays nothing for this. Gate sections are short (one map operation, one chunk of a
-//! render), so a fork waits microseconds to a few milliseconds.
+//! So at the instant of the fork no library lock is held by another thread, and the child
+//! starts with every structure consistent. The parent and child handlers release the locks
+//! and open the gate again. No code path holds two of the hooked locks at once (a family's
+//! series lock and its bucket-list lock, taken in that order, are one hook), so the prepare
+//! handler cannot deadlock with a thread of ours.
+//!
+//! Recording (`MetricIncrement` and friends) takes no lock at all, and the API's locks cost
+//! no more than a plain mutex: the work happens only when the host forks.
 //!
 //! In the child:
 //! - [`epoch`] has moved on, so objects that own threads (servers) know they were inherited:
@@ -21,11 +28,12 @@
 //! - every socket registered with [`track_fd`] (listeners and accepted connections of the
 //!   parent's servers) is closed, so the child neither holds the parent's port nor keeps its
 //!   clients' connections open.
-use std::cell::Cell;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::ops::{Deref, DerefMut};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -40,6 +48,31 @@ static FDS: Mutex<Option<HashSet<RawFd>>> = Mutex::new(None);
 thread_local! {
     /// How deep this thread is inside the gate (the gate is re-entrant per thread).
     static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The guards the prepare handler took, released by the parent and child handlers (the
+    /// three handlers run on the forking thread).
+    static HELD: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A function that takes some locks and returns their guards as one value.
+pub type Hook = fn() -> Box<dyn Any>;
+const MAX_HOOKS: usize = 16;
+#[allow(clippy::declare_interior_mutable_const)]
+const NO_HOOK: AtomicUsize = AtomicUsize::new(0);
+static HOOKS: [AtomicUsize; MAX_HOOKS] = [NO_HOOK; MAX_HOOKS];
+
+/// Registers `hook` to be run by the fork prepare handler: it must lock every lock of one
+/// structure (in the order normal code takes them) and return the guards. Register each
+/// hook once (behind a `Once`), before the structure's locks are first used.
+pub fn hold_during_fork(hook: Hook) {
+    install();
+    for h in &HOOKS {
+        if h.compare_exchange(0, hook as usize, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            return;
+        }
+    }
+    super::log::error("internal: too many fork hooks; a forked child may hang");
 }
 
 /// Proof of being inside the gate: while any `Gate` lives, no fork completes.
@@ -111,9 +144,10 @@ impl<G: DerefMut> DerefMut for Locked<G> {
     }
 }
 
-/// Locks `m` inside the gate. A poisoned lock is still used: every structure of ours stays
-/// consistent under a panic (updates are single inserts and removes).
-pub fn lock<T>(m: &Mutex<T>) -> Locked<MutexGuard<'_, T>> {
+/// Locks `m` inside the gate, for locks no fork hook holds. A poisoned lock is still used:
+/// every structure of ours stays consistent under a panic (updates are single inserts and
+/// removes).
+pub fn gated_lock<T>(m: &Mutex<T>) -> Locked<MutexGuard<'_, T>> {
     let gate = gate();
     Locked {
         guard: m.lock().unwrap_or_else(|p| p.into_inner()),
@@ -121,8 +155,8 @@ pub fn lock<T>(m: &Mutex<T>) -> Locked<MutexGuard<'_, T>> {
     }
 }
 
-/// Read-locks `l` inside the gate.
-pub fn read<T>(l: &RwLock<T>) -> Locked<RwLockReadGuard<'_, T>> {
+/// Read-locks `l` inside the gate, for locks no fork hook holds.
+pub fn gated_read<T>(l: &RwLock<T>) -> Locked<RwLockReadGuard<'_, T>> {
     let gate = gate();
     Locked {
         guard: l.read().unwrap_or_else(|p| p.into_inner()),
@@ -130,13 +164,31 @@ pub fn read<T>(l: &RwLock<T>) -> Locked<RwLockReadGuard<'_, T>> {
     }
 }
 
-/// Write-locks `l` inside the gate.
-pub fn write<T>(l: &RwLock<T>) -> Locked<RwLockWriteGuard<'_, T>> {
+/// Write-locks `l` inside the gate, for locks no fork hook holds.
+pub fn gated_write<T>(l: &RwLock<T>) -> Locked<RwLockWriteGuard<'_, T>> {
     let gate = gate();
     Locked {
         guard: l.write().unwrap_or_else(|p| p.into_inner()),
         _gate: gate,
     }
+}
+
+/// Locks `m`, a lock that a fork hook holds (see [`hold_during_fork`]); poison is ignored.
+#[inline]
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Read-locks `l`, a lock that a fork hook holds.
+#[inline]
+pub fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Write-locks `l`, a lock that a fork hook holds.
+#[inline]
+pub fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
 }
 
 fn backoff(spins: &mut u32) {
@@ -157,8 +209,14 @@ pub fn epoch() -> u64 {
     EPOCH.load(Ordering::Acquire)
 }
 
+fn hold_fds() -> Box<dyn Any> {
+    Box::new(lock(&FDS))
+}
+
 /// Registers a socket that a forked child must close (a server's listener or connection).
 pub fn track_fd(fd: RawFd) {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| hold_during_fork(hold_fds));
     lock(&FDS).get_or_insert_with(HashSet::new).insert(fd);
 }
 
@@ -191,19 +249,52 @@ extern "C" fn prepare() {
     while STATE.load(Ordering::Acquire) & !FORKING != own {
         backoff(&mut spins);
     }
+    HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        for h in &HOOKS {
+            match h.load(Ordering::Acquire) {
+                0 => break,
+                // SAFETY: only `Hook` function pointers are stored in HOOKS
+                f => held.push(unsafe { std::mem::transmute::<usize, Hook>(f) }()),
+            }
+        }
+    });
+}
+
+/// Releases the hooks' guards, last taken first.
+fn release_held() {
+    HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        while let Some(g) = held.pop() {
+            drop(g);
+        }
+    });
 }
 
 extern "C" fn parent() {
+    release_held();
     STATE.fetch_and(!FORKING, Ordering::Release);
 }
 
 extern "C" fn child() {
     EPOCH.fetch_add(1, Ordering::AcqRel);
-    // only this thread exists now; no lock of ours is held (that is what prepare ensured)
-    if let Some(set) = FDS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-        for fd in set.drain() {
-            // SAFETY: the fd is a socket of an inherited server; nothing in the child uses it
-            unsafe { libc::close(fd) };
+    // only this thread exists now, and it holds every hooked lock: close the inherited
+    // sockets, then let go
+    HELD.with(|held| {
+        let held = held.borrow();
+        for g in held.iter() {
+            if let Some(fds) = g.downcast_ref::<MutexGuard<'static, Option<HashSet<RawFd>>>>() {
+                for fd in fds.iter().flatten() {
+                    // SAFETY: a socket of an inherited server; nothing in the child uses it
+                    unsafe { libc::close(*fd) };
+                }
+            }
+        }
+    });
+    release_held();
+    if let Ok(mut fds) = FDS.try_lock() {
+        if let Some(set) = fds.as_mut() {
+            set.clear();
         }
     }
     STATE.fetch_and(!FORKING, Ordering::Release);

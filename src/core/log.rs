@@ -2,7 +2,7 @@
 //! a sink (the C API's `INFERMETRICS_SetLogCallback`). Never stdout.
 //!
 //! A line goes to fd 2 in one `write(2)`, not through Rust's `stderr()`, whose lock a forked
-//! child could inherit held; the sink's lock is taken inside the fork gate.
+//! child could inherit held; the sink's lock is held by the fork handler across a fork.
 use std::sync::{Arc, RwLock};
 
 use super::fork;
@@ -29,11 +29,20 @@ pub type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
 static SINK: RwLock<Option<Arc<Sink>>> = RwLock::new(None);
 
 /// Replaces the sink; `None` goes back to stderr.
+fn hook() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    if !HOOK.is_completed() {
+        HOOK.call_once(|| fork::hold_during_fork(|| Box::new(fork::write(&SINK))));
+    }
+}
+
 pub fn set_sink(sink: Option<Sink>) {
+    hook();
     *fork::write(&SINK) = sink.map(Arc::new);
 }
 
 pub fn log(level: Level, message: &str) {
+    hook();
     // clone the sink out of the lock, so a sink may log or replace the sink itself
     let sink = fork::read(&SINK).clone();
     match sink {

@@ -2,25 +2,33 @@
 use super::error::{Error, Result};
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`, not empty, not starting with `__`.
+#[inline]
 pub fn check_metric_name(name: &str) -> Result<()> {
-    check(name, true, "metric", "[a-zA-Z_:][a-zA-Z0-9_:]*")
+    if is_name(name, true) {
+        return Ok(());
+    }
+    Err(bad(name, "metric", "[a-zA-Z_:][a-zA-Z0-9_:]*"))
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`, not empty, not starting with `__`.
+#[inline]
 pub fn check_label_name(name: &str) -> Result<()> {
-    check(name, false, "label", "[a-zA-Z_][a-zA-Z0-9_]*")
-}
-
-fn check(name: &str, colon_ok: bool, what: &str, pattern: &str) -> Result<()> {
-    if is_name(name, colon_ok) {
+    if is_name(name, false) {
         return Ok(());
     }
-    Err(Error::invalid_arg(format!(
-        "Invalid {what} name '{}': a {what} name must match {pattern} and must not start with '__'",
-        name.escape_debug()
-    )))
+    Err(bad(name, "label", "[a-zA-Z_][a-zA-Z0-9_]*"))
 }
 
+#[cold]
+#[inline(never)]
+fn bad(name: &str, what: &str, pattern: &str) -> Error {
+    Error::invalid_arg(format!(
+        "Invalid {what} name '{}': a {what} name must match {pattern} and must not start with '__'",
+        name.escape_debug()
+    ))
+}
+
+#[inline]
 fn is_name(name: &str, colon_ok: bool) -> bool {
     let b = name.as_bytes();
     if b.is_empty() || name.starts_with("__") {

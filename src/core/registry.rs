@@ -78,6 +78,22 @@ pub struct Registry {
     inner: Mutex<Inner>,
 }
 
+/// Fork hook: the global registry's lock, then each family's locks.
+fn hold_global() -> Box<dyn std::any::Any> {
+    let inner = fork::lock(&Registry::global().inner);
+    let families: Vec<Box<dyn std::any::Any>> = inner
+        .order
+        .iter()
+        .map(|f| {
+            // SAFETY: the global registry never drops a family, so it lives as long as the
+            // process
+            let f: &'static Family = unsafe { &*Arc::as_ptr(f) };
+            f.hold_locks()
+        })
+        .collect();
+    Box::new((inner, families))
+}
+
 #[derive(Default)]
 struct Inner {
     by_name: HashMap<String, Arc<Family>>,
@@ -92,7 +108,10 @@ impl Registry {
     /// The registry every C call uses.
     pub fn global() -> &'static Registry {
         static GLOBAL: OnceLock<Registry> = OnceLock::new();
-        GLOBAL.get_or_init(Registry::new)
+        GLOBAL.get_or_init(|| {
+            fork::hold_during_fork(hold_global);
+            Registry::new()
+        })
     }
 
     /// Opens (creating on first use) the family `name` of `kind` and returns a new handle on it.
@@ -131,6 +150,13 @@ impl Registry {
             for f in families.iter().filter(|f| f.kind() == kind) {
                 f.render(out);
             }
+        }
+        // a user family of the same name wins: a family is never printed twice
+        if families
+            .iter()
+            .any(|f| f.name() == REJECTED_FAMILY && f.series_count() > 0)
+        {
+            return;
         }
         let mut header = false;
         for f in families.iter().filter(|f| f.rejected() > 0) {

@@ -7,12 +7,13 @@ mod http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::collect::{self, Collector, FamilyText};
-use crate::core::{log, Error, Registry, Result};
+use crate::core::{fork, log, text, Error, Registry, Result};
 
 /// Checks a bind address without binding (for the options setter).
 pub fn check_address(address: &str) -> Result<()> {
@@ -30,6 +31,14 @@ pub struct ServerConfig {
     pub pinned: bool,
     /// NVML library to load; None = the default `libnvidia-ml.so.1`.
     pub nvml_library: Option<PathBuf>,
+    /// The `process_*` series (collector "process").
+    pub process: bool,
+    /// The `nv_container_*` series, where a cgroup is found (collector "container").
+    pub container: bool,
+    /// The host group: `node_*` series and `nv_cpu_core_utilization` (collector "host").
+    pub host: bool,
+    /// The paths whose filesystems the host group reports (default `/`).
+    pub disk_paths: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +51,10 @@ impl Default for ServerConfig {
             cpu: true,
             pinned: true,
             nvml_library: None,
+            process: true,
+            container: true,
+            host: false,
+            disk_paths: collect::default_disk_paths(),
         }
     }
 }
@@ -53,6 +66,8 @@ pub struct EnvOverrides {
     pub port: Option<u16>,
     pub interval: Option<Duration>,
     pub nvml_library: Option<PathBuf>,
+    /// Collector switches and disk paths (`INFERMETRICS_COLLECTORS`, `INFERMETRICS_HOST_METRICS`, ...).
+    pub collectors: collect::CollectorEnv,
 }
 
 impl EnvOverrides {
@@ -115,6 +130,7 @@ impl EnvOverrides {
             port,
             interval,
             nvml_library,
+            collectors: collect::CollectorEnv::from_env()?,
         })
     }
 
@@ -131,15 +147,43 @@ impl EnvOverrides {
         if let Some(n) = &self.nvml_library {
             c.nvml_library = Some(n.clone());
         }
+        self.collectors.apply(c);
     }
 }
 
-/// The latest families of one collector.
-#[derive(Default)]
+/// The latest families of one collector, and how its last run went.
 struct Slot {
+    name: &'static str,
     families: RwLock<Arc<Vec<FamilyText>>>,
-    published: std::sync::atomic::AtomicBool,
+    published: AtomicBool,
+    /// f64 bits of the last run's wall time, in seconds.
+    duration: AtomicU64,
+    success: AtomicBool,
 }
+
+impl Slot {
+    fn new(name: &'static str) -> Slot {
+        Slot {
+            name,
+            families: RwLock::new(Arc::new(Vec::new())),
+            published: AtomicBool::new(false),
+            duration: AtomicU64::new(0),
+            success: AtomicBool::new(false),
+        }
+    }
+
+    fn publish(&self, families: Vec<FamilyText>, took: Duration, success: bool) {
+        *fork::gated_write(&self.families) = Arc::new(families);
+        self.duration
+            .store(took.as_secs_f64().to_bits(), Ordering::Relaxed);
+        self.success.store(success, Ordering::Relaxed);
+        self.published.store(true, Ordering::Release);
+    }
+}
+
+/// The self-metrics of the collectors (node_exporter's `node_scrape_collector_*`).
+const DURATION_FAMILY: &str = "nv_collector_duration_seconds";
+const SUCCESS_FAMILY: &str = "nv_collector_success";
 
 /// What a scrape of one server serves: the registry plus its collectors' cached families.
 #[derive(Default)]
@@ -149,19 +193,52 @@ pub struct Exposition {
 
 impl Exposition {
     /// Renders the registry, then every collector family whose name the registry does not
-    /// already print (a user family of the same name wins, so no family appears twice).
+    /// already print (a user family of the same name wins, so no family appears twice), then
+    /// `nv_collector_duration_seconds{collector}` and `nv_collector_success{collector}`.
     pub fn render(&self, out: &mut String) {
         let registry = Registry::global();
         registry.render(out);
+        let taken = |name: &str| registry.get(name).is_some_and(|r| r.series_count() > 0);
         for slot in &self.slots {
-            let families = Arc::clone(&slot.families.read().unwrap_or_else(|p| p.into_inner()));
+            let families = Arc::clone(&fork::gated_read(&slot.families));
             for f in families.iter() {
-                if registry.get(f.name).is_some_and(|r| r.series_count() > 0) {
+                if taken(f.name) {
                     continue;
                 }
                 out.push_str(&f.text);
             }
         }
+        let published: Vec<&Arc<Slot>> = self
+            .slots
+            .iter()
+            .filter(|s| s.published.load(Ordering::Acquire))
+            .collect();
+        if published.is_empty() {
+            return;
+        }
+        let bodies: Vec<String> = published
+            .iter()
+            .map(|s| collect::label_body(&[("collector", s.name)]))
+            .collect();
+        let mut family = |name: &'static str, help: &str, value: &dyn Fn(&Slot) -> f64| {
+            if taken(name) {
+                return;
+            }
+            text::push_family_header(out, name, help, "gauge");
+            for (s, body) in published.iter().zip(&bodies) {
+                text::push_sample(out, name, body, value(s));
+            }
+        };
+        family(
+            DURATION_FAMILY,
+            "How long the collector's last run took, in seconds",
+            &|s| f64::from_bits(s.duration.load(Ordering::Relaxed)),
+        );
+        family(
+            SUCCESS_FAMILY,
+            "Whether the collector's last run read all of its sources (1) or not (0)",
+            &|s| s.success.load(Ordering::Relaxed) as u8 as f64,
+        );
     }
 }
 
@@ -213,31 +290,32 @@ pub struct Server {
     collectors: Vec<(&'static str, JoinHandle<()>)>,
 }
 
-fn spawn_collector(
-    mut c: Box<dyn Collector>,
-    slot: Arc<Slot>,
+/// Runs `members` one after the other on one thread: at once, then every interval.
+fn spawn_collectors(
+    name: &'static str,
+    mut members: Vec<(Box<dyn Collector>, Arc<Slot>)>,
     stop: Arc<StopSignal>,
     interval: Duration,
 ) -> Result<(&'static str, JoinHandle<()>)> {
-    let name = c.name();
     let h = std::thread::Builder::new()
         .name(format!("infermetrics-{}", name))
         .spawn(move || loop {
-            // collect at once, then every interval, always on this thread
-            let fresh = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.collect()))
-            {
-                Ok(f) => f,
-                Err(_) => {
-                    log::error(&format!(
-                        "the {} collector panicked; its series are dropped until it recovers",
-                        name
-                    ));
-                    Vec::new()
-                }
-            };
-            *slot.families.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
-            slot.published
-                .store(true, std::sync::atomic::Ordering::Release);
+            for (c, slot) in members.iter_mut() {
+                let t0 = Instant::now();
+                let fresh =
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.collect())) {
+                        Ok(f) => Some(f),
+                        Err(_) => {
+                            log::error(&format!(
+                            "the {} collector panicked; its series are dropped until it recovers",
+                            c.name()
+                        ));
+                            None
+                        }
+                    };
+                let ok = fresh.is_some() && c.success();
+                slot.publish(fresh.unwrap_or_default(), t0.elapsed(), ok);
+            }
             if stop.wait(interval) {
                 break;
             }
@@ -266,19 +344,30 @@ impl Server {
             .local_addr()
             .map_err(|e| Error::internal(format!("local_addr: {}", e)))?;
 
-        let mut list: Vec<Box<dyn Collector>> = Vec::new();
-        if config.pinned {
-            list.push(Box::new(collect::pinned::PinnedCollector));
+        // every collector of the table that is on; the shared ones take turns on one thread
+        let build = collect::Build {
+            config,
+            roots: collect::sysfs::Roots::from_env(),
+        };
+        let mut members = Vec::new();
+        for spec in collect::COLLECTORS {
+            if !collect::enabled(config, spec.name) {
+                continue;
+            }
+            for c in (spec.build)(&build) {
+                let slot = Arc::new(Slot::new(c.name()));
+                members.push((spec.thread, c, slot));
+            }
         }
-        if config.cpu {
-            list.push(Box::new(collect::cpu::CpuCollector::new()));
-        }
-        if config.gpu {
-            let (fast, slow) = collect::gpu::collectors(config.nvml_library.clone());
-            list.push(Box::new(fast));
-            list.push(Box::new(slow));
-        }
-        let slots: Vec<Arc<Slot>> = list.iter().map(|_| Arc::new(Slot::default())).collect();
+        // slots in table order: the order their families are served
+        let slots: Vec<Arc<Slot>> = members.iter().map(|(_, _, s)| Arc::clone(s)).collect();
+        let (shared, own): (Vec<_>, Vec<_>) = members
+            .into_iter()
+            .partition(|(t, _, _)| *t == collect::Thread::Shared);
+        let strip = |v: Vec<(collect::Thread, Box<dyn Collector>, Arc<Slot>)>| -> Vec<_> {
+            v.into_iter().map(|(_, c, s)| (c, s)).collect()
+        };
+        let (shared, own) = (strip(shared), strip(own));
         let exposition = Arc::new(Exposition {
             slots: slots.clone(),
         });
@@ -291,15 +380,25 @@ impl Server {
             http: None,
             collectors: Vec::new(),
         };
-        for (c, slot) in list.into_iter().zip(slots.iter().cloned()) {
-            server
-                .collectors
-                .push(spawn_collector(c, slot, Arc::clone(&stop), interval)?);
+        if !shared.is_empty() {
+            server.collectors.push(spawn_collectors(
+                "collectors",
+                shared,
+                Arc::clone(&stop),
+                interval,
+            )?);
+        }
+        for member in own {
+            let name = member.0.name();
+            server.collectors.push(spawn_collectors(
+                name,
+                vec![member],
+                Arc::clone(&stop),
+                interval,
+            )?);
         }
         wait_until(FIRST_COLLECTION_WAIT, || {
-            slots
-                .iter()
-                .all(|s| s.published.load(std::sync::atomic::Ordering::Acquire))
+            slots.iter().all(|s| s.published.load(Ordering::Acquire))
         });
         server.http = Some(http::HttpServer::start(
             listener,

@@ -17,8 +17,8 @@
 //! one wins. What no C library can make safe is using a handle *while* another thread
 //! deletes it (as with `free()`); the header says so.
 //!
-//! Freed slots are reused first-in first-out, and only once more than [`REUSE_AFTER`] are
-//! free, so a slot's 24-bit generation wraps only after millions of reuses of that one slot.
+//! A freed slot is reused only after [`REUSE_AFTER`] later frees, so its 24-bit generation
+//! wraps only after 2^24 × 1024 frees in the process.
 //!
 //! The hot path (`MetricIncrement` and friends): the chunk pointer, then the slot (its value
 //! and, for a metric, the series pointer, in one cache line), then the series' cells; no
@@ -89,13 +89,19 @@ const fn inline<T>() -> bool {
 const NO_CHUNK: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
 static CHUNKS: [AtomicPtr<Slot>; MAX_CHUNKS] = [NO_CHUNK; MAX_CHUNKS];
 
+/// Free slots: a freed slot first waits in `cooling` (first in, first out) until
+/// [`REUSE_AFTER`] later frees have happened, then moves to `ready`, which is reused last in,
+/// first out: the slot reused is one freed a while ago (so a slot's generation advances
+/// only once per REUSE_AFTER frees) but not long ago (so its cache line is likely warm).
 struct Alloc {
-    free: VecDeque<u32>,
+    cooling: VecDeque<u32>,
+    ready: Vec<u32>,
     next: u32,
 }
 
 static ALLOC: Mutex<Alloc> = Mutex::new(Alloc {
-    free: VecDeque::new(),
+    cooling: VecDeque::new(),
+    ready: Vec::new(),
     next: 0,
 });
 
@@ -116,9 +122,13 @@ fn type_byte<C: Castable>() -> u8 {
 /// Takes a free slot, lets `fill` write its data, publishes it and returns the handle;
 /// None when MAX_LIVE objects are alive.
 fn insert(type_byte: u8, fill: impl FnOnce(&Slot)) -> Option<u64> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    if !HOOK.is_completed() {
+        HOOK.call_once(|| fork::hold_during_fork(|| Box::new(fork::lock(&ALLOC))));
+    }
     let mut a = fork::lock(&ALLOC);
-    let index = if a.free.len() > REUSE_AFTER {
-        a.free.pop_front()?
+    let index = if let Some(i) = a.ready.pop() {
+        i
     } else if (a.next as usize) < MAX_LIVE {
         let i = a.next;
         let c = i as usize >> CHUNK_BITS;
@@ -134,7 +144,7 @@ fn insert(type_byte: u8, fill: impl FnOnce(&Slot)) -> Option<u64> {
         a.next += 1;
         i
     } else {
-        a.free.pop_front()?
+        a.cooling.pop_front()?
     };
     drop(a);
     let s = slot(index as usize)?;
@@ -149,7 +159,13 @@ fn insert(type_byte: u8, fill: impl FnOnce(&Slot)) -> Option<u64> {
 /// Returns a slot retired by a successful delete (its `live` already holds the next
 /// generation) to the free list.
 fn release(index: u32) {
-    fork::lock(&ALLOC).free.push_back(index);
+    let mut a = fork::lock(&ALLOC);
+    a.cooling.push_back(index);
+    if a.cooling.len() > REUSE_AFTER {
+        if let Some(i) = a.cooling.pop_front() {
+            a.ready.push(i);
+        }
+    }
 }
 
 /// The free-slot value for the generation after the one in `h`.

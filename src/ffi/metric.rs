@@ -70,7 +70,9 @@ pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
         } else {
             Some(try_ref(args, "args")?)
         };
-        let m = with_labels(labels, label_count, |labels| fam.new_metric(labels, args))?;
+        let m = with_labels(labels, label_count, |labels| {
+            fam.new_metric_in_place(labels, args)
+        })?;
         *out = to_raw(m)?;
         Ok(())
     })

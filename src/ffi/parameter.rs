@@ -31,40 +31,79 @@ pub struct INFERMETRICS_Parameter {
     _private: [u8; 0],
 }
 
-// Only STRING values are read (as labels); the others are kept, as Triton keeps them, so a
-// non-STRING label can be reported by name.
-#[allow(dead_code)]
-pub(crate) enum Value {
-    Str(Vec<u8>),
-    Int(i64),
-    Bool(bool),
-    Double(f64),
-}
-
+/// A parameter in one allocation: `[type][flags][name length, 4 bytes][name][value]`, where the
+/// value is the string's bytes for STRING and the 8 bytes of the number otherwise. Only
+/// STRING values are read (as labels); the others are kept, as Triton keeps them, so a
+/// non-STRING label can be reported by name. Two words, so the handle table keeps it in the
+/// slot itself: ParameterNew costs one allocation.
 pub(crate) struct Parameter {
-    name: Vec<u8>,
-    value: Value,
+    bytes: Box<[u8]>,
 }
 
 castable!(INFERMETRICS_Parameter => Parameter, 2);
 
+const TYPE_STRING: u8 = 0;
+/// Flag: name and value are valid UTF-8 (checked once, at creation).
+const UTF8: u8 = 1;
+const HEAD: usize = 6;
+
 impl Parameter {
+    fn new(kind: u8, name: &[u8], value: &[u8]) -> Parameter {
+        let utf8 = std::str::from_utf8(name).is_ok()
+            && (kind != TYPE_STRING || std::str::from_utf8(value).is_ok());
+        let mut b = Vec::with_capacity(HEAD + name.len() + value.len());
+        b.push(kind);
+        b.push(if utf8 { UTF8 } else { 0 });
+        b.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        b.extend_from_slice(name);
+        b.extend_from_slice(value);
+        Parameter {
+            bytes: b.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn parts(&self) -> (u8, u8, &[u8], &[u8]) {
+        let b = &self.bytes;
+        let n = u32::from_le_bytes([b[2], b[3], b[4], b[5]]) as usize;
+        (b[0], b[1], &b[HEAD..HEAD + n], &b[HEAD + n..])
+    }
+
     /// The (name, value) label pair, or the error naming why this parameter is no label.
+    #[inline]
     pub(crate) fn as_label(&self) -> Result<(&str, &str)> {
-        let name = bytes_to_str(&self.name, "label name")?;
-        match &self.value {
-            Value::Str(v) => {
-                let value = match std::str::from_utf8(v) {
-                    Ok(value) => value,
-                    Err(_) => bytes_to_str(v, &format!("value of label '{}'", name))?,
-                };
-                Ok((name, value))
+        let (kind, flags, name, value) = self.parts();
+        if kind == TYPE_STRING && flags & UTF8 != 0 {
+            // SAFETY: both were checked to be UTF-8 when the parameter was made
+            unsafe {
+                return Ok((
+                    std::str::from_utf8_unchecked(name),
+                    std::str::from_utf8_unchecked(value),
+                ));
             }
-            _ => Err(Error::invalid_arg(format!(
+        }
+        self.label_error(kind, name, value)
+    }
+
+    #[cold]
+    fn label_error<'a>(
+        &self,
+        kind: u8,
+        name: &'a [u8],
+        value: &'a [u8],
+    ) -> Result<(&'a str, &'a str)> {
+        let name = bytes_to_str(name, "label name")?;
+        if kind != TYPE_STRING {
+            return Err(Error::invalid_arg(format!(
                 "Parameter [{}] must have a type of INFERMETRICS_PARAMETER_STRING to be added as a label.",
                 name
-            ))),
+            )));
         }
+        let value = match std::str::from_utf8(value) {
+            Ok(value) => value,
+            Err(_) => bytes_to_str(value, &format!("value of label '{}'", name))?,
+        };
+        Ok((name, value))
     }
 }
 
@@ -91,18 +130,28 @@ pub unsafe extern "C" fn INFERMETRICS_ParameterNew(
         if name.is_null() {
             return refuse("argument 'name' is NULL");
         }
-        let name = CStr::from_ptr(name).to_bytes().to_vec();
+        let name = CStr::from_ptr(name).to_bytes();
         if value.is_null() {
             return refuse(&format!(
                 "argument 'value' of parameter '{}' is NULL",
-                String::from_utf8_lossy(&name)
+                String::from_utf8_lossy(name)
             ));
         }
-        let value = match r#type.0 {
-            0 => Value::Str(CStr::from_ptr(value as *const c_char).to_bytes().to_vec()),
-            1 => Value::Int(*(value as *const i64)),
-            2 => Value::Bool(*(value as *const u8) != 0),
-            3 => Value::Double(*(value as *const f64)),
+        let number: [u8; 8];
+        let value: &[u8] = match r#type.0 {
+            0 => CStr::from_ptr(value as *const c_char).to_bytes(),
+            1 => {
+                number = (value as *const i64).read_unaligned().to_le_bytes();
+                &number
+            }
+            2 => {
+                number = u64::from(*(value as *const u8) != 0).to_le_bytes();
+                &number
+            }
+            3 => {
+                number = (value as *const f64).read_unaligned().to_le_bytes();
+                &number
+            }
             4 => {
                 return refuse(
                     "type INFERMETRICS_PARAMETER_BYTES cannot be created with ParameterNew",
@@ -110,7 +159,8 @@ pub unsafe extern "C" fn INFERMETRICS_ParameterNew(
             }
             t => return refuse(&format!("unknown parameter type {}", t)),
         };
-        match to_raw::<INFERMETRICS_Parameter>(Parameter { name, value }) {
+        let param = Parameter::new(r#type.0 as u8, name, value);
+        match to_raw::<INFERMETRICS_Parameter>(param) {
             Ok(p) => p,
             Err(e) => refuse(&e.message),
         }
@@ -135,14 +185,14 @@ pub unsafe extern "C" fn INFERMETRICS_ParameterDelete(parameter: *mut INFERMETRI
 }
 
 /// Reads the labels array of MetricNew (`labels` may be NULL when `count` is 0) and calls
-/// `f` with the (name, value) pairs borrowed from the parameters: no copy, and no
-/// allocation for up to 16 labels.
+/// `f` with the (name, value) pairs borrowed from the parameters (to sort in place): no
+/// copy, and no allocation for up to 8 labels.
 pub(crate) unsafe fn with_labels<R>(
     labels: *const *const INFERMETRICS_Parameter,
     count: u64,
-    f: impl FnOnce(&[(&str, &str)]) -> Result<R>,
+    f: impl FnOnce(&mut [(&str, &str)]) -> Result<R>,
 ) -> Result<R> {
-    const ON_STACK: usize = 16;
+    const ON_STACK: usize = 8;
     let ptrs = super::boundary::try_slice(labels, count, "labels", 4096)?;
     let mut stack: [(&str, &str); ON_STACK] = [("", ""); ON_STACK];
     let mut heap: Vec<(&str, &str)> = Vec::new();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that the documentation quotes the code the consumer tests compile.
 
-Snippets: the [snippet NAME] ... [/snippet] regions of tests/consumers/app.cpp, app.c and
+Snippets: the [snippet NAME] ... [/snippet] regions of tests/consumers/app.cpp (cpp, cpp-port), app.c and
 pkg-config/build.sh, the whole find_package/ and add_subdirectory/ CMakeLists.txt, and the first
 ```python block of python/README.md.
 
@@ -39,6 +39,7 @@ def blocks(text):
 def main():
     snippets = {
         "tests/consumers/app.cpp [snippet cpp]": region(os.path.join(HERE, "app.cpp"), "cpp"),
+        "tests/consumers/app.cpp [snippet cpp-port]": region(os.path.join(HERE, "app.cpp"), "cpp-port"),
         "tests/consumers/app.c [snippet c]": region(os.path.join(HERE, "app.c"), "c"),
         "tests/consumers/pkg-config/build.sh [snippet pkg-config]": region(os.path.join(HERE, "pkg-config", "build.sh"), "pkg-config"),
         "tests/consumers/find_package/CMakeLists.txt": read(os.path.join(HERE, "find_package", "CMakeLists.txt")).strip("\n"),

@@ -74,6 +74,27 @@ if [ -f "$ROOT/include/tritonserver_compat.h" ]; then
   if [ -f "$PREFIX/include/tritonserver_compat.h" ]; then pass "installed include/tritonserver_compat.h";
   else fail "include/tritonserver_compat.h exists in the tree but was not installed"; fi
 fi
+# BUILD_TESTING=OFF: no test programs were built (examples are off too here)
+built_tests="$(find "$WORK/build" -type f -perm -u+x \( -name 'test_*' -o -name 'c_test_*' \) | head -3)"
+expect_eq "BUILD_TESTING=OFF builds no test programs" "" "$built_tests"
+# stripped library, debug info split off into lib/.debug/ and found there by the debuglink
+so="$PREFIX/lib/libinfermetrics.so.0.1.0"
+so_size=$(stat -c %s "$so")
+if [ "$so_size" -lt 2000000 ]; then pass "installed library is stripped ($so_size bytes)";
+else fail "installed library is $so_size bytes: not stripped?"; fi
+if readelf -S -W "$so" | grep -q '\.debug_info'; then fail "installed library still has .debug_info";
+else pass "installed library has no .debug_info"; fi
+expect_eq "debuglink" "libinfermetrics.so.0.1.0.debug" \
+  "$(readelf --string-dump=.gnu_debuglink "$so" 2>/dev/null | sed -n 's/^ *\[ *0\] *//p' | head -1)"
+if [ -f "$PREFIX/lib/.debug/libinfermetrics.so.0.1.0.debug" ] && \
+   readelf -S -W "$PREFIX/lib/.debug/libinfermetrics.so.0.1.0.debug" | grep -q '\.debug_info'; then
+  pass "debug info installed as lib/.debug/libinfermetrics.so.0.1.0.debug"
+else fail "lib/.debug/libinfermetrics.so.0.1.0.debug missing or without .debug_info"; fi
+if command -v gdb >/dev/null; then
+  if gdb -batch -ex "info line INFERMETRICS_MetricIncrement" "$so" 2>&1 | grep -q 'of "src/ffi/metric.rs"'; then
+    pass "gdb finds source lines through the debuglink"
+  else fail "gdb found no line information for INFERMETRICS_MetricIncrement"; fi
+fi
 expect_eq "soname" "libinfermetrics.so.1" \
   "$(readelf -d "$PREFIX/lib/libinfermetrics.so.0.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
 expect_eq "link libinfermetrics.so.1" "libinfermetrics.so.0.1.0" "$(readlink "$PREFIX/lib/libinfermetrics.so.1" || true)"

@@ -30,6 +30,11 @@ struct has_throwing_family_ctor<T, std::void_t<decltype(T(im::Kind::Counter, std
     : std::true_type {};
 static_assert(!has_throwing_increment<im::Metric>::value, "Metric::increment(double) must not exist without exceptions");
 static_assert(!has_throwing_family_ctor<im::Family>::value, "Family's throwing constructor must not exist");
+template <class T, class = void>
+struct has_throwing_Increment : std::false_type {};
+template <class T>
+struct has_throwing_Increment<T, std::void_t<decltype(std::declval<T&>().Increment(1.0))>> : std::true_type {};
+static_assert(!has_throwing_Increment<im::Counter>::value, "Counter::Increment(double) must not exist without exceptions");
 
 int main() {
   im::Error err;
@@ -54,6 +59,21 @@ int main() {
   CHECK(err.ok());
   CHECK_CONTAINS(snap.text(), "cppn_requests_total{model=\"resnet\",version=\"1\"} 2\n");
   CHECK_CONTAINS(im::text(err), "# TYPE cppn_requests_total counter\n");
+
+  // The typed API: families keep what Add() returns.
+  im::CounterFamily typed = im::CounterFamily::create("cppn_typed_total", "Typed", {{"host", "h"}}, err);
+  CHECK(typed.valid() && err.ok());
+  im::Counter* c = typed.Add({{"model", "a"}}, err);
+  CHECK(c != nullptr && err.ok());
+  for (int i = 0; i < 3; ++i) CHECK(typed.Add({{"model", "a"}}, err)->Increment(1, err));
+  CHECK_EQ(c->Value(err), 3.0);
+  CHECK(typed.Add({{"host", "twice"}}, err) == nullptr);
+  CHECK(err.code() == im::ErrorCode::InvalidArg);
+  im::HistogramFamily hist = im::HistogramFamily::create("cppn_typed_seconds", "Typed", {}, err);
+  im::Histogram hs = hist.metric({}, {0.5, 1}, err);
+  CHECK(hs.Observe(0.7, err));
+  CHECK_CONTAINS(im::text(err), "cppn_typed_total{host=\"h\",model=\"a\"} 3\n");
+  CHECK_CONTAINS(im::text(err), "cppn_typed_seconds_bucket{le=\"1\"} 1\n");
 
   // Errors on creation give empty objects.
   im::Family bad = im::Family::create(im::Kind::Counter, "0bad", "x", err);

@@ -69,4 +69,36 @@ promtool_strict "$TMP/body2.txt" "/metrics/"
 stop_fixture
 [ "${FIXTURE_STUCK:-0}" = 0 ] || fail "serve_fixture did not exit after stdin closed (ServerDelete hung?)"
 [ "$FIXTURE_RC" = 0 ] || { cat "$TMP/fixture.err" >&2; fail "serve_fixture exited $FIXTURE_RC"; }
+
+# 4. every collector group on (process, container, host with two disk paths, GPU without a
+#    driver): the body still parses. node_exporter's node_memory_MemTotal_bytes-style names draw
+#    promtool's camelCase lint; that lint is tolerated for node_memory_* names only.
+rm -f "$TMP/fixture.in"
+INFERMETRICS_COLLECTORS=all INFERMETRICS_DISK_PATHS=/,/proc start_fixture 60
+sleep 1.2  # two intervals: the windowed ratios have their first values
+curl -sS --max-time 10 -o "$TMP/all.txt" "http://127.0.0.1:$FIXTURE_PORT/metrics" || fail "curl (all groups) failed"
+for want in 'process_cpu_seconds_total ' 'process_open_fds ' 'node_load1 ' 'node_memory_MemAvailable_bytes ' \
+            'node_filesystem_avail_bytes{' 'nv_cpu_core_utilization{cpu="0"} ' 'nv_collector_success{collector="host"} ' \
+            'nv_collector_duration_seconds{collector="filesystem"} ' 'nv_cpu_utilization '; do
+  grep -qF -- "$want" "$TMP/all.txt" || { cat "$TMP/all.txt" >&2; fail "all groups on: expected a line containing: $want"; }
+done
+if [ -r /proc/self/cgroup ]; then
+  grep -q '^nv_container_cpu_usage_seconds_total ' "$TMP/all.txt" || echo "note: no cgroup found here, no nv_container_* series"
+fi
+promtool check metrics <"$TMP/all.txt" >"$TMP/all.out" 2>&1
+arc=$?
+case $arc in
+  0) ;;
+  3)
+    if grep -v 'counter metrics should have "_total" suffix$' "$TMP/all.out" \
+       | grep -v "^node_memory_[A-Za-z_]*_bytes metric names should be written in 'snake_case' not 'camelCase'$" | grep -q .; then
+      cat "$TMP/all.out" >&2
+      fail "all groups on: promtool reported problems other than the tolerated lints"
+    fi ;;
+  *) cat "$TMP/all.out" >&2; fail "all groups on: promtool check metrics exited $arc (a format error)" ;;
+esac
+echo "all groups on: $(grep -c '^# TYPE' "$TMP/all.txt") families, promtool exit $arc; tolerated lint lines:"
+sed 's/^/    /' "$TMP/all.out"
+stop_fixture
+[ "$FIXTURE_RC" = 0 ] || { cat "$TMP/fixture.err" >&2; fail "serve_fixture (all groups) exited $FIXTURE_RC"; }
 echo "PASS"

@@ -19,6 +19,13 @@ int main(void)
   NULL_ARG(INFERMETRICS_ServerOptionsSetGpuMetrics(NULL, false), "options");
   NULL_ARG(INFERMETRICS_ServerOptionsSetCpuMetrics(NULL, false), "options");
   NULL_ARG(INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(NULL, false), "options");
+  NULL_ARG(INFERMETRICS_ServerOptionsSetProcessMetrics(NULL, false), "options");
+  NULL_ARG(INFERMETRICS_ServerOptionsSetContainerMetrics(NULL, false), "options");
+  NULL_ARG(INFERMETRICS_ServerOptionsSetHostMetrics(NULL, false), "options");
+  NULL_ARG(INFERMETRICS_ServerOptionsSetCollector(NULL, "host", false), "options");
+  NULL_ARG(INFERMETRICS_ServerOptionsSetCollector(o, NULL, false), "name");
+  NULL_ARG(INFERMETRICS_ServerOptionsSetDiskPaths(NULL, "/"), "options");
+  NULL_ARG(INFERMETRICS_ServerOptionsSetDiskPaths(o, NULL), "paths");
   NULL_ARG(INFERMETRICS_ServerOptionsSetNvmlLibrary(NULL, "libnvidia-ml.so.1"), "options");
   NULL_ARG(INFERMETRICS_ServerOptionsSetNvmlLibrary(o, NULL), "path");
   /* an empty NVML path is refused too (documented) */
