@@ -12,8 +12,9 @@
 # CTEST_REGEX picks tests by name (default $VALGRIND_DEFAULT below: every C API, C++ and example
 # test, and the server tests that are not about timing or load; '.' for every test that can run
 # under valgrind). Left out always: the *_asan programs (AddressSanitizer and valgrind cannot
-# share a process) and the shell-script tests (promtool/Prometheus; the fixture they start is not
-# ours to wrap). Per-test logs: build/tests/valgrind/<test>.log.
+# share a process) and tests whose command is not a program of the build (shell scripts such as
+# promtool/Prometheus, whose fixture is not ours to wrap; cmake; server_valgrind_groups, which
+# runs valgrind itself). Per-test logs: build/tests/valgrind/<test>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -40,12 +41,15 @@ ctest --test-dir "$BUILD" --show-only=json-v1 -R "$REGEX" >"$OUT/tests.json"
 
 # One line per test: name, environment, command; fields split by \x1e, words by \x1f (not
 # whitespace, so an empty field stays a field)
-python3 - "$OUT/tests.json" "$ROOT" >"$OUT/tests.tsv" <<'EOF'
-import json, sys
+# Only programs built in $BUILD are wrapped: not scripts, not cmake (cpp_compile_fail), not
+# tests that start valgrind themselves (server_valgrind_groups runs through sh).
+python3 - "$OUT/tests.json" "$BUILD" >"$OUT/tests.tsv" <<'EOF'
+import json, os, sys
 d = json.load(open(sys.argv[1]))
+build = os.path.realpath(sys.argv[2]) + "/"
 for t in d["tests"]:
     cmd = t.get("command") or []
-    if not cmd or t["name"].endswith("_asan") or cmd[0].endswith("/bash") or cmd[0].endswith("/sh"):
+    if not cmd or t["name"].endswith("_asan") or not os.path.realpath(cmd[0]).startswith(build):
         continue
     env = []
     for p in t.get("properties", []):
