@@ -60,9 +60,16 @@ run_ctest() {
 # Not run under ASan at all:
 #   server_valgrind_groups  runs its program under valgrind, which cannot host an ASan process
 EXCLUDE=${SANITIZE_EXCLUDE:-'^(server_valgrind_groups)$'}
-run_ctest -R "$REGEX" -E "$EXCLUDE|^server_start_stop\$"
+# fork_dlclose unloads the library on purpose: what its statics own (the handle table's first
+# chunk, the registry's maps: about 97 KB) is unreachable after dlclose, by design (families and
+# handles live for the life of the library), so it runs with leak detection off; every other
+# ASan and UBSan check applies.
+run_ctest -R "$REGEX" -E "$EXCLUDE|^server_start_stop\$|^fork_dlclose\$"
 if echo server_start_stop | grep -Eq -- "$REGEX"; then
   ASAN_OPTIONS="$ASAN_BASE:quarantine_size_mb=0" run_ctest -R '^server_start_stop$'
+fi
+if echo fork_dlclose | grep -Eq -- "$REGEX"; then
+  ASAN_OPTIONS="$ASAN_BASE:detect_leaks=0" run_ctest -R '^fork_dlclose$'
 fi
 
 reports=$(find "$LOGS" -type f | sort)
