@@ -36,7 +36,15 @@ fi
 case " $TARGETS " in *" http "*) FEATURES=(--features http) ;; esac
 
 echo "== cargo fuzz build ($TARGETS)"
-(cd fuzz && cargo fuzz build "${FEATURES[@]}" 2>&1 | grep -Ev '^\s+(Compiling|Checking)' || true)
+# a failed build must fail the script (and never leave an older binary to be run)
+rm -f "$ROOT/fuzz/target/x86_64-unknown-linux-gnu/release/"{api_ops,text_roundtrip,http}
+mkdir -p "$OUT"
+if ! (cd fuzz && cargo fuzz build "${FEATURES[@]}") >"$OUT/build.log" 2>&1; then
+  grep -Ev '^\s+(Compiling|Checking)' "$OUT/build.log" | tail -60
+  echo "cargo fuzz build failed (whole log: $OUT/build.log)"
+  exit 1
+fi
+grep -Ev '^\s+(Compiling|Checking)' "$OUT/build.log" | grep -v '^$' || true
 BIN=$ROOT/fuzz/target/x86_64-unknown-linux-gnu/release
 for t in $TARGETS; do [ -x "$BIN/$t" ] || { echo "fuzz target $t was not built"; exit 1; }; done
 BUILT=$(date +%s)

@@ -24,6 +24,8 @@ use infermetrics::ffi::parameter::*;
 /// Upper bound on one response (the registry this target fills renders to well under this).
 const MAX_RESPONSE: usize = 1 << 20;
 
+static KEEP: std::sync::OnceLock<[usize; 2]> = std::sync::OnceLock::new();
+
 /// One family with a series, so /metrics has a body to send.
 fn setup() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -41,7 +43,9 @@ fn setup() {
         ok("MetricNew", INFERMETRICS_MetricNew(&mut m, f, labels.as_mut_ptr(), 1));
         ok("MetricIncrement", INFERMETRICS_MetricIncrement(m, 42.0));
         INFERMETRICS_ParameterDelete(p);
-        // the metric and family handles stay alive for the whole process
+        // the metric and family handles stay alive for the whole process (kept here, so
+        // LeakSanitizer sees them reachable)
+        KEEP.set([f as usize, m as usize]).unwrap();
     });
 }
 
