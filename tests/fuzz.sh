@@ -13,8 +13,8 @@
 # crash, leak, timeout (an input running over 10 s) or out-of-memory, and leaves the input that
 # did it in build/fuzz/artifacts/<target>/ (reproduce: fuzz/target/*/release/<target> <file>).
 # FUZZ_JOBS (default 2) targets run at once; FUZZ_TARGETS overrides the list.
-# Needs cargo-fuzz (cargo install cargo-fuzz) and the Rust toolchain; stable works through
-# RUSTC_BOOTSTRAP=1.
+# Needs cargo-fuzz (installed here with `cargo install --locked cargo-fuzz` when missing, about a
+# minute) and the Rust toolchain; stable works through RUSTC_BOOTSTRAP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,8 +24,10 @@ OUT=$ROOT/build/fuzz
 export CARGO_TERM_COLOR=never RUSTC_BOOTSTRAP=1
 START=$(date +%s)
 
-command -v cargo-fuzz >/dev/null || [ -x "$HOME/.cargo/bin/cargo-fuzz" ] ||
-  { echo "cargo-fuzz is not installed: cargo install cargo-fuzz"; exit 1; }
+if ! command -v cargo-fuzz >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
+  echo "== installing cargo-fuzz (cargo install cargo-fuzz --locked)"
+  cargo install --quiet --locked cargo-fuzz
+fi
 
 TARGETS=${FUZZ_TARGETS:-"api_ops text_roundtrip"}
 FEATURES=()
