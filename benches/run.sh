@@ -31,6 +31,8 @@ LDFLAGS=(-L"$LIBDIR" -Wl,-rpath,"$OUT/lib" -linfermetrics -lpthread)
 echo "== building benches into $OUT"
 gcc "${CFLAGS[@]}" "$ROOT/benches/bench_record.c" -o "$OUT/bench_record" "${LDFLAGS[@]}"
 gcc "${CFLAGS[@]}" "$ROOT/benches/bench_churn.c" -o "$OUT/bench_churn" "${LDFLAGS[@]}"
+gcc "${CFLAGS[@]}" "$ROOT/benches/bench_series.c" -o "$OUT/bench_series" "${LDFLAGS[@]}" -lm
+gcc "${CFLAGS[@]}" "$ROOT/benches/bench_scale.c" -o "$OUT/bench_scale" "${LDFLAGS[@]}" -lm
 
 HAVE_SERVER=0
 SYMS="$(nm -D --defined-only "$LIBDIR/libinfermetrics.so")"
@@ -72,6 +74,11 @@ run "bench_record (infermetrics)" "$OUT/bench_record"
 [ "$HAVE_SERVER" = 1 ] && run "bench_collect (collector CPU, every group on)" "$OUT/bench_collect"
 # BENCH_CHURN_SERIES (1000000) series in one family; MetricNew/Delete latency with a render loop
 run "bench_churn (MetricNew/MetricDelete while a huge family renders)" "$OUT/bench_churn"
+# memory and create/delete cost per series, and 1..BENCH_THREADS threads on one counter
+run "bench_series (infermetrics: cost of one series, contended counter)" "$OUT/bench_series"
+[ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp series (prometheus-cpp: cost of one series)" "$OUT/bench_promcpp" series
+# 1k..1M series (BENCH_SCALE_SIZES): memory, render and HTTP scrape time
+[ "$HAVE_SERVER" = 1 ] && run "bench_scale (1k to 1M series)" "$OUT/bench_scale"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp http (prometheus-cpp Exposer)" "$OUT/bench_promcpp" http
 # 8 fake GPUs, every group on: NVML calls and collector CPU per interval; no NVML call per scrape
 [ "$HAVE_GPU" = 1 ] && run "bench_gpu (GPU collector, 8 fake GPUs)" "$OUT/bench_gpu" "$FAKE_NVML"

@@ -13,8 +13,8 @@
 # crash, leak, timeout (an input running over 10 s) or out-of-memory, and leaves the input that
 # did it in build/fuzz/artifacts/<target>/ (reproduce: fuzz/target/*/release/<target> <file>).
 # FUZZ_JOBS (default 2) targets run at once; FUZZ_TARGETS overrides the list.
-# Needs cargo-fuzz (cargo install cargo-fuzz) and the Rust toolchain; stable works through
-# RUSTC_BOOTSTRAP=1.
+# Needs cargo-fuzz (installed here with `cargo install --locked cargo-fuzz` when missing, about a
+# minute) and the Rust toolchain; stable works through RUSTC_BOOTSTRAP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,8 +24,10 @@ OUT=$ROOT/build/fuzz
 export CARGO_TERM_COLOR=never RUSTC_BOOTSTRAP=1
 START=$(date +%s)
 
-command -v cargo-fuzz >/dev/null || [ -x "$HOME/.cargo/bin/cargo-fuzz" ] ||
-  { echo "cargo-fuzz is not installed: cargo install cargo-fuzz"; exit 1; }
+if ! command -v cargo-fuzz >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
+  echo "== installing cargo-fuzz (cargo install cargo-fuzz --locked)"
+  cargo install --quiet --locked cargo-fuzz
+fi
 
 TARGETS=${FUZZ_TARGETS:-"api_ops text_roundtrip"}
 FEATURES=()
@@ -36,7 +38,15 @@ fi
 case " $TARGETS " in *" http "*) FEATURES=(--features http) ;; esac
 
 echo "== cargo fuzz build ($TARGETS)"
-(cd fuzz && cargo fuzz build "${FEATURES[@]}" 2>&1 | grep -Ev '^\s+(Compiling|Checking)' || true)
+# a failed build must fail the script (and never leave an older binary to be run)
+rm -f "$ROOT/fuzz/target/x86_64-unknown-linux-gnu/release/"{api_ops,text_roundtrip,http}
+mkdir -p "$OUT"
+if ! (cd fuzz && cargo fuzz build "${FEATURES[@]}") >"$OUT/build.log" 2>&1; then
+  grep -Ev '^\s+(Compiling|Checking)' "$OUT/build.log" | tail -60
+  echo "cargo fuzz build failed (whole log: $OUT/build.log)"
+  exit 1
+fi
+grep -Ev '^\s+(Compiling|Checking)' "$OUT/build.log" | grep -v '^$' || true
 BIN=$ROOT/fuzz/target/x86_64-unknown-linux-gnu/release
 for t in $TARGETS; do [ -x "$BIN/$t" ] || { echo "fuzz target $t was not built"; exit 1; }; done
 BUILT=$(date +%s)

@@ -57,9 +57,19 @@ run_ctest() {
 # server_start_stop checks that 45 start/stop rounds grow the RSS by < 8 MiB: ASan's quarantine
 # (256 MiB of freed memory held back to catch use-after-free) defeats that check, so it runs on
 # its own with the quarantine off (heap overflows, leaks and UBSan still apply).
-run_ctest -R "$REGEX" -E '^server_start_stop$'
+# Not run under ASan at all:
+#   server_valgrind_groups  runs its program under valgrind, which cannot host an ASan process
+EXCLUDE=${SANITIZE_EXCLUDE:-'^(server_valgrind_groups)$'}
+# fork_dlclose unloads the library on purpose: what its statics own (the handle table's first
+# chunk, the registry's maps: about 97 KB) is unreachable after dlclose, by design (families and
+# handles live for the life of the library), so it runs with leak detection off; every other
+# ASan and UBSan check applies.
+run_ctest -R "$REGEX" -E "$EXCLUDE|^server_start_stop\$|^fork_dlclose\$"
 if echo server_start_stop | grep -Eq -- "$REGEX"; then
   ASAN_OPTIONS="$ASAN_BASE:quarantine_size_mb=0" run_ctest -R '^server_start_stop$'
+fi
+if echo fork_dlclose | grep -Eq -- "$REGEX"; then
+  ASAN_OPTIONS="$ASAN_BASE:detect_leaks=0" run_ctest -R '^fork_dlclose$'
 fi
 
 reports=$(find "$LOGS" -type f | sort)
@@ -71,5 +81,5 @@ if [ -n "$reports" ]; then
 fi
 END=$(date +%s)
 echo
-echo "== sanitize: $(grep -E 'tests passed' "$BUILD/ctest.log" | tr '\n' ';'); sanitizer reports: $(echo -n "$reports" | grep -c . || true); build $((BUILT - START)) s, tests $((END - BUILT)) s"
+echo "== sanitize: $(grep -E 'tests passed' "$BUILD/ctest.log" | paste -sd';' -); sanitizer reports: $(echo -n "$reports" | grep -c . || true); build $((BUILT - START)) s, tests $((END - BUILT)) s"
 exit $rc

@@ -2,8 +2,9 @@
 //! (`infermetrics::exporter::fuzz_http_exchange`: hyper over an in-memory duplex), end to end.
 //!
 //! Whatever the client sends, the server must not panic or hang, and what it writes back must
-//! be zero or more complete HTTP/1.1 responses: valid status lines, well-formed headers, and
-//! bodies framed by Content-Length or chunked encoding; at most one response per request
+//! be zero or more complete HTTP/1.1 (or, to an HTTP/1.0 request, HTTP/1.0) responses: valid
+//! status lines, well-formed headers, and bodies framed by Content-Length or chunked encoding
+//! (or, for the last one, by the end of the connection); at most one response per request
 //! line the client could have sent, each of bounded size. A response to HEAD carries a
 //! Content-Length but no body, so both readings are tried.
 //!
@@ -23,6 +24,8 @@ use infermetrics::ffi::parameter::*;
 /// Upper bound on one response (the registry this target fills renders to well under this).
 const MAX_RESPONSE: usize = 1 << 20;
 
+static KEEP: std::sync::OnceLock<[usize; 2]> = std::sync::OnceLock::new();
+
 /// One family with a series, so /metrics has a body to send.
 fn setup() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -40,7 +43,9 @@ fn setup() {
         ok("MetricNew", INFERMETRICS_MetricNew(&mut m, f, labels.as_mut_ptr(), 1));
         ok("MetricIncrement", INFERMETRICS_MetricIncrement(m, 42.0));
         INFERMETRICS_ParameterDelete(p);
-        // the metric and family handles stay alive for the whole process
+        // the metric and family handles stay alive for the whole process (kept here, so
+        // LeakSanitizer sees them reachable)
+        KEEP.set([f as usize, m as usize]).unwrap();
     });
 }
 
@@ -56,7 +61,11 @@ fn find_crlf(b: &[u8], from: usize) -> Option<usize> {
 fn parse_head(b: &[u8], pos: usize) -> Result<(u16, Option<usize>, bool, usize), String> {
     let line_end = find_crlf(b, pos).ok_or("status line without CRLF")?;
     let line = &b[pos..line_end];
-    let rest = line.strip_prefix(b"HTTP/1.1 ").ok_or_else(|| format!("bad status line {:?}", String::from_utf8_lossy(line)))?;
+    // hyper answers an HTTP/1.0 request in HTTP/1.0 (RFC 9110 6.2 allows either)
+    let rest = line
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| line.strip_prefix(b"HTTP/1.0 "))
+        .ok_or_else(|| format!("bad status line {:?}", String::from_utf8_lossy(line)))?;
     if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
         return Err(format!("bad status code in {:?}", String::from_utf8_lossy(line)));
     }
@@ -150,7 +159,13 @@ fn parses(b: &[u8], pos: usize, budget: &mut usize, count: usize, max_count: usi
     } else if chunked {
         ends.push(chunked_end(b, at)?);
     } else {
-        let n = length.ok_or("response without Content-Length or chunked framing")?;
+        let Some(n) = length else {
+            // no framing: the body runs until the server closes (it must be the last response)
+            if b.len() - at > MAX_RESPONSE {
+                return Err(format!("unframed body of {} bytes", b.len() - at));
+            }
+            return Ok(());
+        };
         if n > MAX_RESPONSE {
             return Err(format!("response of {n} bytes"));
         }

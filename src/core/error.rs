@@ -70,7 +70,8 @@ impl Error {
     }
     pub fn unavailable(message: impl Into<String>) -> Error {
         Error::new(Code::Unavailable, message)
-    }    pub fn already_exists(message: impl Into<String>) -> Error {
+    }
+    pub fn already_exists(message: impl Into<String>) -> Error {
         Error::new(Code::AlreadyExists, message)
     }
 }

@@ -284,7 +284,11 @@ s_us_sum{m=\"a\"} 0\ns_us_count{m=\"a\"} 0\n"
         let t = r.render_to_string();
         assert!(t.contains("s_us{m=\"a\",quantile=\"0.5\"} 5\n"), "{}", t);
         assert!(t.contains("s_us{m=\"a\",quantile=\"0.9\"} 9\n"), "{}", t);
-        assert!(t.contains("s_us_sum{m=\"a\"} 55\ns_us_count{m=\"a\"} 10\n"), "{}", t);
+        assert!(
+            t.contains("s_us_sum{m=\"a\"} 55\ns_us_count{m=\"a\"} 10\n"),
+            "{}",
+            t
+        );
         drop(m);
         assert_eq!(r.render_to_string(), "");
     }

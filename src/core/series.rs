@@ -131,11 +131,21 @@ fn stripes_layout(words: usize) -> Layout {
 /// Installs the stripes of a series (zeroed), or returns the ones another thread installed.
 #[cold]
 fn grow(slot: &AtomicPtr<AtomicU64>, words: usize) -> *mut AtomicU64 {
-    let layout = stripes_layout(words);
-    // SAFETY: non-zero size; all-zero bits are valid AtomicU64s (0.0 and 0)
-    let fresh = unsafe { alloc_zeroed(layout) } as *mut AtomicU64;
+    // SAFETY: all-zero bits are valid AtomicU64s (0.0 and 0)
+    unsafe { install_zeroed(slot, stripes_layout(words)) }
+}
+
+/// Allocates a zeroed block of `layout` and publishes it in `slot` if the slot is still
+/// null; returns the block in the slot (ours, or the one another thread published first),
+/// or null when the allocation failed.
+///
+/// # Safety
+/// All-zero bytes must be a valid `T` block, and every block ever published in `slot` must
+/// have this `layout` (a losing block is freed with it).
+pub(crate) unsafe fn install_zeroed<T>(slot: &AtomicPtr<T>, layout: Layout) -> *mut T {
+    let fresh = alloc_zeroed(layout) as *mut T;
     if fresh.is_null() {
-        return std::ptr::null_mut();
+        return fresh;
     }
     match slot.compare_exchange(
         std::ptr::null_mut(),
@@ -145,8 +155,8 @@ fn grow(slot: &AtomicPtr<AtomicU64>, words: usize) -> *mut AtomicU64 {
     ) {
         Ok(_) => fresh,
         Err(theirs) => {
-            // SAFETY: `fresh` was allocated above with `layout` and never published
-            unsafe { dealloc(fresh as *mut u8, layout) };
+            // allocated above with `layout`, never published
+            dealloc(fresh as *mut u8, layout);
             theirs
         }
     }

@@ -36,7 +36,7 @@
 //! inserted before a kept sample `s` gets `Δ = g(s) + Δ(s) − 1`, the exact uncertainty of its
 //! rank (the paper's `⌊f(r, n)⌋ − 1` can understate it), and a query returns the sample whose
 //! rank interval is closest to the target rank on both sides.
-use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::alloc::{dealloc, Layout};
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use super::error::{Error, Result};
 use super::fork;
 use super::log;
-use super::series::{stripe_count, stripe_index};
+use super::series::{install_zeroed, stripe_count, stripe_index};
 
 /// prometheus-cpp's (and Triton's) window: 60 s in 5 age buckets.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
@@ -451,25 +451,9 @@ impl SummaryState {
     #[cold]
     #[inline(never)]
     fn grow(&self) -> *mut Stripe {
-        let layout = buffer_layout(self.n_stripes);
-        // SAFETY: non-zero size; zeroed stripes are empty buffers (EMPTY is 0, heads at 0)
-        let fresh = unsafe { alloc_zeroed(layout) } as *mut Stripe;
-        if fresh.is_null() {
-            return fresh;
-        }
-        match self.stripes.compare_exchange(
-            std::ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => fresh,
-            Err(theirs) => {
-                // SAFETY: allocated above with `layout`, never published
-                unsafe { dealloc(fresh as *mut u8, layout) };
-                theirs
-            }
-        }
+        // SAFETY: zeroed stripes are empty buffers (EMPTY is 0, heads at 0); every buffer of
+        // this state has `buffer_layout(self.n_stripes)`
+        unsafe { install_zeroed(&self.stripes, buffer_layout(self.n_stripes)) }
     }
 
     #[cold]
@@ -560,12 +544,7 @@ impl SummaryState {
             .args
             .quantiles
             .iter()
-            .map(|&(q, _)| {
-                (
-                    q,
-                    w.buckets.get(current).map_or(f64::NAN, |b| b.query(q)),
-                )
-            })
+            .map(|&(q, _)| (q, w.buckets.get(current).map_or(f64::NAN, |b| b.query(q))))
             .collect();
         SummarySnapshot {
             quantiles,
@@ -819,7 +798,11 @@ mod tests {
         assert!((889.0..=911.0).contains(&p90), "p90 {}", p90);
         std::thread::sleep(Duration::from_millis(450));
         let snap = s.snapshot();
-        assert!(snap.quantiles[0].1.is_nan(), "window expired: {:?}", snap.quantiles);
+        assert!(
+            snap.quantiles[0].1.is_nan(),
+            "window expired: {:?}",
+            snap.quantiles
+        );
         assert_eq!(snap.count, 1000);
     }
 

@@ -126,7 +126,11 @@ fn strtod_prefix(s: &str) -> Option<f64> {
     let rest = t[i..].to_ascii_lowercase();
     for word in ["infinity", "inf", "nan"] {
         if rest.starts_with(word) {
-            let v = if word == "nan" { f64::NAN } else { f64::INFINITY };
+            let v = if word == "nan" {
+                f64::NAN
+            } else {
+                f64::INFINITY
+            };
             return Some(if b.first() == Some(&b'-') { -v } else { v });
         }
     }
@@ -244,9 +248,12 @@ static CODE_CONFIG: RwLock<Option<Arc<MetricsConfig>>> = RwLock::new(None);
 
 fn env_config() -> Result<Option<(String, MetricsConfig)>> {
     match std::env::var(CONFIG_ENV) {
-        Ok(v) => MetricsConfig::parse(&v)
-            .map(|c| Some((v, c)))
-            .map_err(|e| Error::invalid_arg(format!("environment variable {}: {}", CONFIG_ENV, e.message))),
+        Ok(v) => MetricsConfig::parse(&v).map(|c| Some((v, c))).map_err(|e| {
+            Error::invalid_arg(format!(
+                "environment variable {}: {}",
+                CONFIG_ENV, e.message
+            ))
+        }),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(v)) => Err(Error::invalid_arg(format!(
             "environment variable {} is not valid UTF-8: {:?}",
@@ -313,7 +320,8 @@ fn open5(
     for i in 0..5 {
         v.push(open(kind, &name(i), help[i], labels, args(i).as_ref())?);
     }
-    Ok(v.try_into().unwrap_or_else(|_| unreachable!("five handles")))
+    Ok(v.try_into()
+        .unwrap_or_else(|_| unreachable!("five handles")))
 }
 
 /// A set of series created at first use and then read without a lock.
@@ -485,7 +493,13 @@ impl ModelReporter {
             "Number of model executions performed (does not include cached requests)",
         )?;
         let counters = if config.counter_latencies {
-            Some(open5(Kind::Counter, counter_name, &COUNTER_HELP, &labels, |_| None)?)
+            Some(open5(
+                Kind::Counter,
+                counter_name,
+                &COUNTER_HELP,
+                &labels,
+                |_| None,
+            )?)
         } else {
             None
         };
@@ -496,15 +510,21 @@ impl ModelReporter {
         )?;
         let summaries = if config.summary_latencies {
             let args = summary_args(&config)?;
-            Some(open5(Kind::Summary, summary_name, &SUMMARY_HELP, &labels, |_| {
-                Some(args.clone())
-            })?)
+            Some(open5(
+                Kind::Summary,
+                summary_name,
+                &SUMMARY_HELP,
+                &labels,
+                |_| Some(args.clone()),
+            )?)
         } else {
             None
         };
         Ok(ModelReporter {
             success,
-            failure: failure.try_into().unwrap_or_else(|_| unreachable!("four reasons")),
+            failure: failure
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("four reasons")),
             count,
             exec_count,
             pending,
@@ -580,7 +600,10 @@ impl ModelReporter {
         })?;
         check_order(
             "INFERMETRICS_ModelReporterReportRequest",
-            &[("request_start_ns", request_start), ("request_end_ns", request_end)],
+            &[
+                ("request_start_ns", request_start),
+                ("request_end_ns", request_end),
+            ],
         )?;
         add(&self.failure[i], 1.0);
         Ok(())
@@ -747,13 +770,19 @@ impl ModelReporter {
         if let Some(h) = self.histograms.get() {
             return Ok(h);
         }
-        let h = open5(Kind::Histogram, histogram_name, &HISTOGRAM_HELP, &self.labels, |i| {
-            Some(MetricArgs::histogram(
-                setup.duration[i]
-                    .as_deref()
-                    .unwrap_or(&DEFAULT_DURATION_BUCKETS_US),
-            ))
-        })?;
+        let h = open5(
+            Kind::Histogram,
+            histogram_name,
+            &HISTOGRAM_HELP,
+            &self.labels,
+            |i| {
+                Some(MetricArgs::histogram(
+                    setup.duration[i]
+                        .as_deref()
+                        .unwrap_or(&DEFAULT_DURATION_BUCKETS_US),
+                ))
+            },
+        )?;
         Ok(self.histograms.set(h))
     }
 
@@ -863,7 +892,10 @@ mod tests {
         assert_eq!(c.summary_quantiles, vec![(0.5, 0.05), (0.99, 0.001)]);
         // Triton's L0 case: 0.0.1 reads as 0.0
         let c = MetricsConfig::parse("summary_quantiles=0.1:0.0.1,0.7:0.01,0.75:0.01").unwrap();
-        assert_eq!(c.summary_quantiles, vec![(0.1, 0.0), (0.7, 0.01), (0.75, 0.01)]);
+        assert_eq!(
+            c.summary_quantiles,
+            vec![(0.1, 0.0), (0.7, 0.01), (0.75, 0.01)]
+        );
         // only the exact words switch; a repeated key never switches back
         let c = MetricsConfig::parse("counter_latencies=False;summary_latencies=TRUE").unwrap();
         assert!(c.counter_latencies && !c.summary_latencies);
@@ -871,7 +903,10 @@ mod tests {
         assert!(!c.counter_latencies);
         // nothing valid: defaults stay
         let c = MetricsConfig::parse("summary_quantiles=abc,0.5").unwrap();
-        assert_eq!(c.summary_quantiles, MetricsConfig::default().summary_quantiles);
+        assert_eq!(
+            c.summary_quantiles,
+            MetricsConfig::default().summary_quantiles
+        );
         // a valid pair among bad ones is kept; out of range is skipped
         let c = MetricsConfig::parse("summary_quantiles=x:1,0.9:0.01,2:0.1").unwrap();
         assert_eq!(c.summary_quantiles, vec![(0.9, 0.01)]);

@@ -888,6 +888,25 @@ fn accept_error_is_transient(e: &io::Error) -> bool {
     )
 }
 
+/// Waits until a connection changes state (one may have ended or become a victim), running
+/// the deadline sweep meanwhile; true when the server is stopping.
+async fn wait_for_room(
+    stop: &mut oneshot::Receiver<()>,
+    table: &mut Table,
+    sweep: &mut tokio::time::Interval,
+) -> bool {
+    let changed = Arc::clone(&table.changed);
+    tokio::select! {
+        biased;
+        _ = stop => true,
+        _ = changed.notified() => false,
+        _ = sweep.tick() => {
+            table.sweep();
+            false
+        }
+    }
+}
+
 /// The accept loop, the deadline sweep and the shutdown, on the I/O thread.
 async fn serve(
     listener: tokio::net::TcpListener,
@@ -916,11 +935,8 @@ async fn serve(
                 }
                 // keep the connection in hand until there is room
                 in_hand = Some((io, state));
-                tokio::select! {
-                    biased;
-                    _ = &mut stop => break,
-                    _ = table.changed.notified() => {}
-                    _ = sweep.tick() => table.sweep(),
+                if wait_for_room(&mut stop, &mut table, &mut sweep).await {
+                    break;
                 }
                 continue;
             }
@@ -935,11 +951,8 @@ async fn serve(
         }
         if full && table.victim().is_none() {
             // every connection is inside a request: leave new ones in the backlog
-            tokio::select! {
-                biased;
-                _ = &mut stop => break,
-                _ = table.changed.notified() => {}
-                _ = sweep.tick() => table.sweep(),
+            if wait_for_room(&mut stop, &mut table, &mut sweep).await {
+                break;
             }
             continue;
         }
