@@ -167,7 +167,7 @@ awk -F'\t' '
       if ("infermetrics,collect_all_cpu_pct" in v) {
         printf "%-38s %s  < 0.1%%: %s\n", "every group on, % of a core (2 s)", cell("infermetrics", "collect_all_cpu_pct", ""), verdict(v["infermetrics,collect_all_cpu_pct"] < 0.1)
         printf "%-38s %s\n", "  every group on, ms per interval", cell("infermetrics", "collect_all_ms_per_interval", "")
-        printf "%-38s %s\n", "  Triton's groups, ms per interval", cell("infermetrics", "collect_triton_ms_per_interval", "")
+        printf "%-38s %s\n", "  Triton groups only, ms per interval", cell("infermetrics", "collect_triton_ms_per_interval", "")
       }
     }
     if ("infermetrics,gpu_calls_per_interval" in v) {
