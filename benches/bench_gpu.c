@@ -190,9 +190,11 @@ int main(int argc, char** argv) {
     } else {
       coll_ms += ms;
     }
-    printf("%-34s %12.2f %14s\n", xid ? "infermetrics-xid (event waits)" : "infermetrics-gpu / gpu-energy", ms,
-           xid ? "-" : "");
-    if (!xid) printf("%-34s %12s %14.4f\n", "", "", ms / ticks);
+    if (xid) {
+      printf("%-34s %12.2f %14s\n", "infermetrics-xid (event waits)", ms, "-");
+    } else {
+      printf("%-34s %12.2f %14.4f\n", "infermetrics-gpu or gpu-energy", ms, ms / ticks);
+    }
   }
   CHECK(INFERMETRICS_ServerDelete(s));
 
