@@ -48,8 +48,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# the library's soname is libinfermetrics.so.1: a copied libinfermetrics.so alone needs the link
+mkdir -p "$TMP/lib"
+ln -s "$(cd "$LIBDIR" && pwd)/libinfermetrics.so" "$TMP/lib/libinfermetrics.so.1"
 gcc -std=c11 -O2 -I"$ROOT/include" "$HERE/gpu_probe.c" -L"$LIBDIR" -linfermetrics \
-  -Wl,-rpath,"$LIBDIR" -o "$TMP/gpu_probe" || { echo "FAIL: could not build gpu_probe"; exit 1; }
+  -Wl,-rpath,"$TMP/lib" -o "$TMP/gpu_probe" || { echo "FAIL: could not build gpu_probe"; exit 1; }
 
 # the probe serves until its stdin closes: keep a pipe open on fd 3
 mkfifo "$TMP/in"
