@@ -537,7 +537,7 @@ fn gpu_depth_against_fake_nvml() {
             true,
         ))
         .unwrap_err();
-        assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG as u32);
+        assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG);
         assert!(
             msg.contains("'matrox'") && msg.contains("nvidia, amd, intel"),
             "{}",
@@ -549,7 +549,7 @@ fn gpu_depth_against_fake_nvml() {
             true,
         ))
         .unwrap_err();
-        assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG as u32);
+        assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG);
         assert!(msg.contains("'vendor'"), "{}", msg);
         let nv = CString::new("nvidia").unwrap();
         let (code, _) = check(INFERMETRICS_ServerOptionsSetGpuVendor(
@@ -558,12 +558,12 @@ fn gpu_depth_against_fake_nvml() {
             true,
         ))
         .unwrap_err();
-        assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG as u32);
+        assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG);
         ok(INFERMETRICS_ServerOptionsDelete(o));
         std::env::set_var("INFERMETRICS_GPU_VENDORS", "nvidia,voodoo");
         let mut o = std::ptr::null_mut();
         let (code, msg) = check(INFERMETRICS_ServerOptionsNew(&mut o)).unwrap_err();
-        assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG as u32);
+        assert_eq!(code, INFERMETRICS_ERROR_INVALID_ARG);
         assert!(
             msg.contains("INFERMETRICS_GPU_VENDORS") && msg.contains("'voodoo'"),
             "{}",
