@@ -59,7 +59,14 @@ run_ctest() {
 # its own with the quarantine off (heap overflows, leaks and UBSan still apply).
 # Not run under ASan at all:
 #   server_valgrind_groups  runs its program under valgrind, which cannot host an ASan process
-EXCLUDE=${SANITIZE_EXCLUDE:-'^(server_valgrind_groups)$'}
+#   fork_busy_parent        forks 50 children while 5 threads allocate: clang 14's ASan
+#                           allocator does not lock its size-class regions across fork(), so a
+#                           child can inherit one held and hang in malloc (seen: children stuck
+#                           in SizeClassAllocator64::GetFromAllocator). glibc's malloc is
+#                           fork-safe, and the test passes in the normal build (CTest) and under
+#                           valgrind; the single-threaded fork tests (fork_dlclose, server_fork)
+#                           still run here.
+EXCLUDE=${SANITIZE_EXCLUDE:-'^(server_valgrind_groups|fork_busy_parent)$'}
 # fork_dlclose unloads the library on purpose: what its statics own (the handle table's first
 # chunk, the registry's maps: about 97 KB) is unreachable after dlclose, by design (families and
 # handles live for the life of the library), so it runs with leak detection off; every other
