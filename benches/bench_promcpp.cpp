@@ -8,6 +8,8 @@
 //
 // Reported, never pass/fail. BENCH_N / BENCH_REPS as in bench_record; BENCH_HTTP_SECONDS.
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sched.h>
 
 #include <prometheus/counter.h>
@@ -16,6 +18,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/summary.h>
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
@@ -52,10 +55,11 @@ static inline void raw_cas_add(std::atomic<uint64_t>& a, double v) {
 static const std::vector<double> BOUNDS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
 static double VALS[64];
 
-enum op_kind { OP_RAW, OP_COUNTER, OP_GAUGE, OP_HIST };
+enum op_kind { OP_RAW, OP_COUNTER, OP_GAUGE, OP_HIST, OP_SUMMARY };
 static Counter* g_counter;
 static Gauge* g_gauge;
 static Histogram* g_hist;
+static Summary* g_summary;
 
 static double run_ops(op_kind op, uint64_t n) {
   double t0 = bench_now_s();
@@ -71,6 +75,9 @@ static double run_ops(op_kind op, uint64_t n) {
       break;
     case OP_HIST:
       for (uint64_t i = 0; i < n; i++) g_hist->Observe(VALS[i & 63]);
+      break;
+    case OP_SUMMARY:
+      for (uint64_t i = 0; i < n; i++) g_summary->Observe(VALS[i & 63] * 1000.0);
       break;
   }
   return bench_now_s() - t0;
@@ -161,6 +168,9 @@ static int record_main() {
   g_counter = &BuildCounter().Name("bench_counter_total").Help("c").Register(reg).Add({});
   g_gauge = &BuildGauge().Name("bench_gauge").Help("g").Register(reg).Add({});
   g_hist = &BuildHistogram().Name("bench_hist_seconds").Help("h").Register(reg).Add({}, BOUNDS);
+  // Triton's default summary quantiles; prometheus-cpp's default window (60 s, 5 age buckets)
+  g_summary = &BuildSummary().Name("bench_summary_us").Help("s").Register(reg).Add(
+      {}, Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.95, 0.001}, {0.99, 0.001}, {0.999, 0.001}});
 
   run_ops(OP_RAW, N / 10);
   run_ops(OP_COUNTER, N / 10);
@@ -168,6 +178,8 @@ static int record_main() {
   double ctr = best_ns(OP_COUNTER, N);
   double gau = best_ns(OP_GAUGE, N);
   double his = best_ns(OP_HIST, N);
+  run_ops(OP_SUMMARY, N / 40);
+  double sum = best_ns(OP_SUMMARY, N / 4);
   double ov_raw = 0, ov_ctr = 0;
   double raw2 = two_threads_ns(OP_RAW, N, &ov_raw);
   double ctr2 = two_threads_ns(OP_COUNTER, N, &ov_ctr);
@@ -180,6 +192,7 @@ static int record_main() {
   std::printf("%-40s %10.2f %14.2f\n", "Counter::Increment", ctr, ctr / raw);
   std::printf("%-40s %10.2f %14.2f\n", "Gauge::Set", gau, gau / raw);
   std::printf("%-40s %10.2f %14.2f\n", "Histogram::Observe (10 buckets)", his, his / raw);
+  std::printf("%-40s %10.2f %14.2f\n", "Summary::Observe (5 quantiles)", sum, sum / raw);
   std::printf("%-40s %10.2f %14s   overlap %.2f of 2.00\n", "raw atomic CAS add (2 threads, 1 var)", raw2, "1.00",
               ov_raw);
   std::printf("%-40s %10.2f %14.2f   overlap %.2f of 2.00\n", "Counter::Increment (2 threads)", ctr2, ctr2 / raw2,
@@ -188,6 +201,7 @@ static int record_main() {
   std::printf("RESULT\tpromcpp\tcounter\t%.3f\n", ctr);
   std::printf("RESULT\tpromcpp\tgauge\t%.3f\n", gau);
   std::printf("RESULT\tpromcpp\thistogram\t%.3f\n", his);
+  std::printf("RESULT\tpromcpp\tsummary\t%.3f\n", sum);
   std::printf("RESULT\tpromcpp\traw2\t%.3f\n", raw2);
   std::printf("RESULT\tpromcpp\tcounter2\t%.3f\n", ctr2);
   std::printf("RESULT\tpromcpp\toverlap_raw2\t%.3f\n", ov_raw);
@@ -256,6 +270,75 @@ static int http_main() {
   return 0;
 }
 
+static long rss_bytes() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "VmRSS:", 6) == 0) kb = std::atol(line + 6);
+  if (f) std::fclose(f);
+  return kb * 1024;
+}
+
+// "bench_promcpp series": what one series costs, as bench_series measures ours: BENCH_SERIES
+// (100000) counters (then, in a second process, 10-bucket histograms) with labels {model, id}
+// in one family: VmRSS growth per series, Family::Add and Family::Remove time.
+static int series_one(bool hist, size_t n) {
+  Registry reg;
+  std::vector<void*> made(n);
+  long before = rss_bytes();
+  double t0 = bench_now_s();
+  if (hist) {
+    auto& f = BuildHistogram().Name("bench_series_histogram10").Help("series cost").Register(reg);
+    for (size_t i = 0; i < n; i++) made[i] = &f.Add({{"model", "resnet50"}, {"id", std::to_string(i)}}, BOUNDS);
+    double t_add = bench_now_s() - t0;
+    long after = rss_bytes();
+    for (size_t i = 0; i < n; i++) static_cast<Histogram*>(made[i])->Observe(0.3);
+    // Family::Remove is a linear scan: time a sample of 1000 removals from the full family
+    size_t k = n < 1000 ? n : 1000;
+    t0 = bench_now_s();
+    for (size_t i = 0; i < k; i++) f.Remove(static_cast<Histogram*>(made[n - 1 - i]));
+    double t_rm = bench_now_s() - t0;
+    std::printf("%-34s %12.0f %12.0f %12.0f\n", "histogram10", double(after - before) / double(n),
+                t_add * 1e9 / double(n), t_rm * 1e9 / double(k));
+    std::printf("RESULT\tpromcpp\tseries_histogram10_bytes\t%.0f\n", double(after - before) / double(n));
+    std::printf("RESULT\tpromcpp\tseries_histogram10_new_ns\t%.0f\n", t_add * 1e9 / double(n));
+    std::printf("RESULT\tpromcpp\tseries_histogram10_delete_ns\t%.0f\n", t_rm * 1e9 / double(k));
+  } else {
+    auto& f = BuildCounter().Name("bench_series_counter").Help("series cost").Register(reg);
+    for (size_t i = 0; i < n; i++) made[i] = &f.Add({{"model", "resnet50"}, {"id", std::to_string(i)}});
+    double t_add = bench_now_s() - t0;
+    long after = rss_bytes();
+    for (size_t i = 0; i < n; i++) static_cast<Counter*>(made[i])->Increment();
+    size_t k = n < 1000 ? n : 1000;
+    t0 = bench_now_s();
+    for (size_t i = 0; i < k; i++) f.Remove(static_cast<Counter*>(made[n - 1 - i]));
+    double t_rm = bench_now_s() - t0;
+    std::printf("%-34s %12.0f %12.0f %12.0f\n", "counter", double(after - before) / double(n),
+                t_add * 1e9 / double(n), t_rm * 1e9 / double(k));
+    std::printf("RESULT\tpromcpp\tseries_counter_bytes\t%.0f\n", double(after - before) / double(n));
+    std::printf("RESULT\tpromcpp\tseries_counter_new_ns\t%.0f\n", t_add * 1e9 / double(n));
+    std::printf("RESULT\tpromcpp\tseries_counter_delete_ns\t%.0f\n", t_rm * 1e9 / double(k));
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+static int series_main() {
+  size_t n = bench_env_u64("BENCH_SERIES", 100000);
+  std::printf("# prometheus-cpp: %zu series per family, labels {model, id}; VmRSS delta per series;\n"
+              "# Family::Add with the Labels map built per call; Family::Remove timed on 1000 of them\n", n);
+  std::printf("%-34s %12s %12s %12s\n", "series", "bytes/series", "new ns", "delete ns");
+  std::fflush(stdout);
+  for (int k = 0; k < 2; k++) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(series_one(k == 1, n));
+    int st = 0;
+    waitpid(pid, &st, 0);
+  }
+  return 0;
+}
+
 // "bench_promcpp serve SECONDS": Exposer with 100 series, prints "PORT <n>", sleeps, exits.
 static int serve_main(unsigned seconds) {
   auto reg = std::make_shared<Registry>();
@@ -279,7 +362,8 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "record";
   if (mode == "record") return record_main();
   if (mode == "http") return http_main();
+  if (mode == "series") return series_main();
   if (mode == "serve" && argc > 2) return serve_main(static_cast<unsigned>(std::atoi(argv[2])));
-  std::fprintf(stderr, "usage: %s record|http\n", argv[0]);
+  std::fprintf(stderr, "usage: %s record|http|series\n", argv[0]);
   return 2;
 }

@@ -180,6 +180,120 @@ static double render_ms(int runs, size_t* bytes) {
 
 static const char* verdict(double v, double target) { return v <= target ? "met" : "MISSED"; }
 
+/* ------------------------------------------------ issue 13: summary observe, ReportRequest ---- */
+/* Triton's default summary quantiles (prometheus-cpp's window: 60 s, 5 age buckets). */
+static const double SUM_Q[5] = {0.5, 0.9, 0.95, 0.99, 0.999};
+static const double SUM_E[5] = {0.05, 0.01, 0.001, 0.001, 0.001};
+
+static void drain_by_render(void) {
+  INFERMETRICS_Metrics* m = NULL;
+  const char* base = NULL;
+  size_t sz = 0;
+  CHECK(INFERMETRICS_ServerMetrics(NULL, &m));
+  CHECK(INFERMETRICS_MetricsFormatted(m, INFERMETRICS_METRIC_PROMETHEUS, &base, &sz));
+  CHECK(INFERMETRICS_MetricsDelete(m));
+}
+
+/* ns per MetricObserve on a summary: `burst` observations timed, then a render (not timed)
+ * drains the buffer, as the summary thread does between bursts; burst = 0: one tight loop of n
+ * (faster than the summary thread drains, so the recorder drains its full buffer itself). */
+static double summary_ns(INFERMETRICS_Metric* m, uint64_t n, uint64_t burst) {
+  double best = 1e30;
+  for (uint64_t r = 0; r < REPS; r++) {
+    double timed = 0;
+    if (burst == 0) {
+      double t0 = bench_now_s();
+      for (uint64_t i = 0; i < n; i++) {
+        INFERMETRICS_Error* e = INFERMETRICS_MetricObserve(m, VALS[i & 63] * 1000.0);
+        if (__builtin_expect(e != NULL, 0)) CHECK(e);
+      }
+      timed = bench_now_s() - t0;
+    } else {
+      for (uint64_t done = 0; done < n; done += burst) {
+        double t0 = bench_now_s();
+        for (uint64_t i = 0; i < burst; i++) {
+          INFERMETRICS_Error* e = INFERMETRICS_MetricObserve(m, VALS[i & 63] * 1000.0);
+          if (__builtin_expect(e != NULL, 0)) CHECK(e);
+        }
+        timed += bench_now_s() - t0;
+        drain_by_render();
+      }
+    }
+    if (timed < best) best = timed;
+  }
+  return best * 1e9 / (double)n;
+}
+
+/* ns per ReportRequest (success, 7 timestamps), in bursts of `burst` with a render between
+ * (0: one tight loop). */
+static double report_ns(INFERMETRICS_ModelReporter* r, uint64_t n, uint64_t burst) {
+  double best = 1e30;
+  const uint64_t t = 1000000000ull;
+  if (burst == 0) burst = n;
+  for (uint64_t rep = 0; rep < REPS; rep++) {
+    double timed = 0;
+    for (uint64_t done = 0; done < n; done += burst) {
+      double t0 = bench_now_s();
+      for (uint64_t i = 0; i < burst; i++) {
+        uint64_t d = (i & 63) * 1000;
+        INFERMETRICS_Error* e = INFERMETRICS_ModelReporterReportRequest(
+            r, true, NULL, 1, t, t + 1000, t + 2000 + d, t + 3000 + d, t + 9000 + 2 * d, t + 9500 + 2 * d,
+            t + 10000 + 2 * d);
+        if (__builtin_expect(e != NULL, 0)) CHECK(e);
+      }
+      timed += bench_now_s() - t0;
+      if (burst < n) drain_by_render();
+    }
+    if (timed < best) best = timed;
+  }
+  return best * 1e9 / (double)n;
+}
+
+static void bench_triton(double raw) {
+  INFERMETRICS_MetricFamily* sf;
+  INFERMETRICS_MetricArgs* sa;
+  INFERMETRICS_Metric* sm;
+  INFERMETRICS_ModelReporter *plain, *all;
+  uint64_t n = N / 4, burst = 1000;
+  CHECK(INFERMETRICS_MetricFamilyNew(&sf, INFERMETRICS_METRIC_KIND_SUMMARY, "bench_summary_us", "s"));
+  CHECK(INFERMETRICS_MetricArgsNew(&sa));
+  CHECK(INFERMETRICS_MetricArgsSetSummary(sa, SUM_Q, SUM_E, 5, 0, 0));
+  CHECK(INFERMETRICS_MetricNewWithArgs(&sm, sf, NULL, 0, sa));
+  summary_ns(sm, n / 10, burst); /* warm-up: buffer allocated, window populated */
+  double s_burst = summary_ns(sm, n, burst);
+  double s_tight = summary_ns(sm, n, 0);
+
+  CHECK(INFERMETRICS_SetMetricsConfig(""));
+  CHECK(INFERMETRICS_ModelReporterNew(&plain, "bench_plain", "1", NULL, 0));
+  CHECK(INFERMETRICS_SetMetricsConfig("histogram_latencies=true;summary_latencies=true"));
+  CHECK(INFERMETRICS_ModelReporterNew(&all, "bench_all", "1", NULL, 0));
+  report_ns(plain, n / 10, 0);
+  report_ns(all, n / 10, burst);
+  double r_plain = report_ns(plain, n, 0);
+  double r_all = report_ns(all, n, burst);
+  double r_all_tight = report_ns(all, n, 0);
+
+  printf("\n%-52s %10s %10s\n", "issue 13 (Triton statistics, summaries)", "ns/op", "x raw CAS");
+  printf("%-52s %10.2f %10.2f   <= 3x: %s\n", "summary observe, 5 quantiles (bursts of 1000)", s_burst,
+         s_burst / raw, verdict(s_burst / raw, 3.0));
+  printf("%-52s %10.2f %10.2f\n", "summary observe, sustained tight loop", s_tight, s_tight / raw);
+  printf("%-52s %10.2f %10.2f\n", "ReportRequest, default config (7 counters)", r_plain, r_plain / raw);
+  printf("%-52s %10.2f %10.2f\n", "ReportRequest, + 5 summaries + 5 histograms (bursts)", r_all, r_all / raw);
+  printf("%-52s %10.2f %10.2f\n", "ReportRequest, + 5 summaries + 5 histograms (tight)", r_all_tight,
+         r_all_tight / raw);
+  printf("RESULT\tinfermetrics\tsummary\t%.3f\n", s_burst);
+  printf("RESULT\tinfermetrics\tsummary_tight\t%.3f\n", s_tight);
+  printf("RESULT\tinfermetrics\treport_request\t%.3f\n", r_plain);
+  printf("RESULT\tinfermetrics\treport_request_all\t%.3f\n", r_all);
+  printf("RESULT\tinfermetrics\treport_request_all_tight\t%.3f\n", r_all_tight);
+  CHECK(INFERMETRICS_ModelReporterDelete(plain));
+  CHECK(INFERMETRICS_ModelReporterDelete(all));
+  CHECK(INFERMETRICS_SetMetricsConfig(""));
+  CHECK(INFERMETRICS_MetricDelete(sm));
+  CHECK(INFERMETRICS_MetricArgsDelete(sa));
+  CHECK(INFERMETRICS_MetricFamilyDelete(sf));
+}
+
 int main(void) {
   N = bench_env_u64("BENCH_N", 20000000);
   REPS = bench_env_u64("BENCH_REPS", 5);
@@ -244,6 +358,8 @@ int main(void) {
   printf("RESULT\tinfermetrics\tcounter2\t%.3f\n", ctr2);
   printf("RESULT\tinfermetrics\toverlap_raw2\t%.3f\n", ov_raw);
   printf("RESULT\tinfermetrics\toverlap_counter2\t%.3f\n", ov_ctr);
+
+  bench_triton(raw);
 
   CHECK(INFERMETRICS_MetricDelete(g_counter));
   CHECK(INFERMETRICS_MetricDelete(g_gauge));

@@ -31,6 +31,8 @@ LDFLAGS=(-L"$LIBDIR" -Wl,-rpath,"$OUT/lib" -linfermetrics -lpthread)
 echo "== building benches into $OUT"
 gcc "${CFLAGS[@]}" "$ROOT/benches/bench_record.c" -o "$OUT/bench_record" "${LDFLAGS[@]}"
 gcc "${CFLAGS[@]}" "$ROOT/benches/bench_churn.c" -o "$OUT/bench_churn" "${LDFLAGS[@]}"
+gcc "${CFLAGS[@]}" "$ROOT/benches/bench_series.c" -o "$OUT/bench_series" "${LDFLAGS[@]}" -lm
+gcc "${CFLAGS[@]}" "$ROOT/benches/bench_scale.c" -o "$OUT/bench_scale" "${LDFLAGS[@]}" -lm
 
 HAVE_SERVER=0
 SYMS="$(nm -D --defined-only "$LIBDIR/libinfermetrics.so")"
@@ -65,6 +67,11 @@ run "bench_record (infermetrics)" "$OUT/bench_record"
 [ "$HAVE_SERVER" = 1 ] && run "bench_collect (collector CPU, every group on)" "$OUT/bench_collect"
 # BENCH_CHURN_SERIES (1000000) series in one family; MetricNew/Delete latency with a render loop
 run "bench_churn (MetricNew/MetricDelete while a huge family renders)" "$OUT/bench_churn"
+# memory and create/delete cost per series, and 1..BENCH_THREADS threads on one counter
+run "bench_series (infermetrics: cost of one series, contended counter)" "$OUT/bench_series"
+[ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp series (prometheus-cpp: cost of one series)" "$OUT/bench_promcpp" series
+# 1k..1M series (BENCH_SCALE_SIZES): memory, render and HTTP scrape time
+[ "$HAVE_SERVER" = 1 ] && run "bench_scale (1k to 1M series)" "$OUT/bench_scale"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp http (prometheus-cpp Exposer)" "$OUT/bench_promcpp" http
 
 # Optional cross-check of the HTTP throughput with an independent load generator (apt: wrk).
@@ -113,6 +120,11 @@ awk -F'\t' '
     printf "%-38s %s %s  <= 1.5x: %s\n", "counter increment", cell("infermetrics", "counter", "raw"), cell("promcpp", "counter", "raw"), verdict(v["infermetrics,counter"] <= 1.5 * v["infermetrics,raw"])
     printf "%-38s %s %s  <= 1.5x: %s\n", "gauge set", cell("infermetrics", "gauge", "raw"), cell("promcpp", "gauge", "raw"), verdict(v["infermetrics,gauge"] <= 1.5 * v["infermetrics,raw"])
     printf "%-38s %s %s  <= 3x: %s\n", "histogram observe (10 buckets)", cell("infermetrics", "histogram", "raw"), cell("promcpp", "histogram", "raw"), verdict(v["infermetrics,histogram"] <= 3 * v["infermetrics,raw"])
+    printf "%-38s %s %s  <= 3x: %s\n", "summary observe (5 quantiles)", cell("infermetrics", "summary", "raw"), cell("promcpp", "summary", "raw"), verdict(v["infermetrics,summary"] <= 3 * v["infermetrics,raw"])
+    printf "%-38s %s %s\n", "  summary, sustained tight loop", cell("infermetrics", "summary_tight", "raw"), cell("promcpp", "-", "")
+    printf "%-38s %s %s\n", "ReportRequest, default config", cell("infermetrics", "report_request", "raw"), cell("promcpp", "-", "")
+    printf "%-38s %s %s\n", "ReportRequest, +summaries+histograms", cell("infermetrics", "report_request_all", "raw"), cell("promcpp", "-", "")
+    printf "%-38s %s %s\n", "  same, sustained tight loop", cell("infermetrics", "report_request_all_tight", "raw"), cell("promcpp", "-", "")
     printf "%-38s %s %s\n", "raw atomic CAS add, 2 threads", cell("infermetrics", "raw2", ""), cell("promcpp", "raw2", "")
     printf "%-38s %s %s\n", "counter increment, 2 threads", cell("infermetrics", "counter2", "raw2"), cell("promcpp", "counter2", "raw2")
     printf "%-38s %s %s\n", "  (2-thread overlap, raw; 2.00 = ideal)", cell("infermetrics", "overlap_raw2", ""), cell("promcpp", "overlap_raw2", "")

@@ -111,6 +111,13 @@ typedef enum {
    * Histogram with fixed buckets: MetricObserve; needs INFERMETRICS_MetricArgs.
    */
   INFERMETRICS_METRIC_KIND_HISTOGRAM = 2,
+  /**
+   * Summary (our extension; Triton's C API has no summary kind): MetricObserve; quantiles
+   * over a sliding time window plus `_sum` and `_count`; needs INFERMETRICS_MetricArgs set
+   * with INFERMETRICS_MetricArgsSetSummary. Printed as `name{...,quantile="0.5"}` lines,
+   * then `name_sum` and `name_count`.
+   */
+  INFERMETRICS_METRIC_KIND_SUMMARY = 3,
 } INFERMETRICS_MetricKind;
 
 /**
@@ -155,7 +162,8 @@ typedef struct INFERMETRICS_Error INFERMETRICS_Error;
 typedef struct INFERMETRICS_Metric INFERMETRICS_Metric;
 
 /**
- * Arguments for INFERMETRICS_MetricNewWithArgs: today, histogram bucket boundaries.
+ * Arguments for INFERMETRICS_MetricNewWithArgs: histogram bucket boundaries, or summary
+ * quantiles and window.
  * Owned by the caller; free with INFERMETRICS_MetricArgsDelete (may be deleted right after
  * the metric is created).
  */
@@ -174,6 +182,23 @@ typedef struct INFERMETRICS_MetricFamily INFERMETRICS_MetricFamily;
  * free with INFERMETRICS_MetricsDelete. Not to be formatted from two threads at once.
  */
 typedef struct INFERMETRICS_Metrics INFERMETRICS_Metrics;
+
+/**
+ * A model's inference statistics (our extension of the C API): Triton's per-model series
+ * `nv_inference_request_success`, `nv_inference_request_failure{reason}`,
+ * `nv_inference_count`, `nv_inference_exec_count`, `nv_inference_*_duration_us`,
+ * `nv_inference_pending_request_count`, and, as the metrics configuration asks
+ * (INFERMETRICS_SetMetricsConfig), the `nv_inference_*_summary_us` summaries, the
+ * `nv_inference_*_duration_histogram_us` histograms and
+ * `nv_inference_first_response_histogram_ms`, plus the `nv_cache_*_per_model` series once a
+ * cache hit is reported; with labels `model`, `version` and one `_<key>` per tag. The
+ * server reports each request's timestamps; the library does Triton's arithmetic. Reporters
+ * with equal labels share their series, which leave the output when the last of them is
+ * deleted. Thread-safe; the report calls take no lock and allocate nothing (but the first
+ * report that creates a histogram or cache series). Owned by the caller; free with
+ * INFERMETRICS_ModelReporterDelete.
+ */
+typedef struct INFERMETRICS_ModelReporter INFERMETRICS_ModelReporter;
 
 /**
  * A named, typed value. Used as a metric label when its type is STRING. Owned by the
@@ -217,7 +242,8 @@ INFERMETRICS_Error *INFERMETRICS_MetricArgsNew(INFERMETRICS_MetricArgs **args);
 /**
  * Sets the args to histogram kind with these bucket upper bounds (copied). The bounds are
  * checked when a metric is created: finite, strictly increasing; a trailing +Inf is the
- * implicit bucket; an empty list (only +Inf) is allowed. A later call replaces the bounds.
+ * implicit bucket; an empty list (only +Inf) is allowed. A later call replaces the bounds
+ * (and a summary setting).
  *
  * @param args live metric args.
  * @param buckets `buckets_count` doubles; may be NULL when `buckets_count` is 0.
@@ -227,6 +253,37 @@ INFERMETRICS_Error *INFERMETRICS_MetricArgsNew(INFERMETRICS_MetricArgs **args);
 INFERMETRICS_Error *INFERMETRICS_MetricArgsSetHistogram(INFERMETRICS_MetricArgs *args,
                                                         const double *buckets,
                                                         uint64_t buckets_count);
+
+/**
+ * Sets the args to summary kind (our extension): the quantiles to report, each with its
+ * allowed rank error (`0.99` with `0.001`: the value printed for 0.99 has a rank between
+ * 0.989 and 0.991 of the observations in the window), over a sliding window of `max_age_ms`
+ * split into `age_buckets` (prometheus-cpp's and Triton's summary: 60000 ms and 5 by
+ * default). The quantiles printed cover between `max_age_ms × (age_buckets−1)/age_buckets`
+ * and `max_age_ms` of history (NaN when that holds no observation); `_sum` and `_count`
+ * cover the whole life of the series. Recording (INFERMETRICS_MetricObserve) takes no lock:
+ * values go to a per-series buffer that the library's summary thread (or a scrape) merges
+ * into the window. Checked here; a later call replaces the setting (and histogram buckets).
+ *
+ * @param args live metric args.
+ * @param quantiles `count` quantiles, each within [0, 1], none twice (copied; printed in
+ *        increasing order); may be NULL when `count` is 0 (then only `_sum` and `_count`).
+ * @param errors `count` allowed rank errors, each within [0, 1], one per quantile; may be
+ *        NULL when `count` is 0.
+ * @param count number of quantiles (at most 64).
+ * @param max_age_ms the window in milliseconds; 0 takes the default, 60000.
+ * @param age_buckets sketches the window rotates through (at most 1000); 0 takes the
+ *        default, 5.
+ * @return NULL on success; INVALID_ARG for NULL `args`, NULL arrays with a non-zero count,
+ *         a quantile or error that is NaN or outside [0, 1], a quantile given twice, or too
+ *         many quantiles or age buckets (nothing is changed then).
+ */
+INFERMETRICS_Error *INFERMETRICS_MetricArgsSetSummary(INFERMETRICS_MetricArgs *args,
+                                                      const double *quantiles,
+                                                      const double *errors,
+                                                      uint64_t count,
+                                                      uint64_t max_age_ms,
+                                                      uint64_t age_buckets);
 
 /**
  * Frees metric args. NULL is a no-op success (Triton's tests rely on it).
@@ -354,7 +411,8 @@ INFERMETRICS_Error *INFERMETRICS_ApiVersion(uint32_t *major, uint32_t *minor);
 
 /**
  * Creates (or shares) the series of `family` with these labels. Same as
- * INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges.
+ * INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges (histograms
+ * and summaries need args).
  *
  * @param metric out: the new handle, owned by the caller (free with INFERMETRICS_MetricDelete).
  * @param family a live family handle; it counts this metric as its child.
@@ -378,13 +436,17 @@ INFERMETRICS_Error *INFERMETRICS_MetricNew(INFERMETRICS_Metric **metric,
  * in Metric args.") or with args not set to histogram ("Metric args not set to histogram
  * kind."); buckets finite and strictly increasing ("Bucket Boundaries must be strictly
  * sorted"); label names. Re-creating an existing histogram series keeps its first buckets.
+ * A summary (our extension) needs args set with INFERMETRICS_MetricArgsSetSummary ("Quantiles
+ * not found in Metric args." without args, "Metric args not set to summary kind." with other
+ * args); the label `quantile` is reserved on it; re-creating an existing summary series keeps
+ * its first quantiles and window.
  *
  * @param metric out: the new handle, owned by the caller (free with INFERMETRICS_MetricDelete).
  * @param family a live family handle.
  * @param labels as for INFERMETRICS_MetricNew.
  * @param label_count as for INFERMETRICS_MetricNew.
- * @param args NULL (counters, gauges) or args set with INFERMETRICS_MetricArgsSetHistogram
- *        (histograms); not retained.
+ * @param args NULL (counters, gauges), args set with INFERMETRICS_MetricArgsSetHistogram
+ *        (histograms) or INFERMETRICS_MetricArgsSetSummary (summaries); not retained.
  * @return NULL on success; INVALID_ARG as listed above.
  */
 INFERMETRICS_Error *INFERMETRICS_MetricNewWithArgs(INFERMETRICS_Metric **metric,
@@ -406,7 +468,7 @@ INFERMETRICS_Error *INFERMETRICS_MetricDelete(INFERMETRICS_Metric *metric);
  *
  * @param metric a live metric.
  * @param value out: the value.
- * @return NULL on success; UNSUPPORTED for a histogram; INVALID_ARG for NULL arguments.
+ * @return NULL on success; UNSUPPORTED for a histogram or summary; INVALID_ARG for NULL arguments.
  */
 INFERMETRICS_Error *INFERMETRICS_MetricValue(INFERMETRICS_Metric *metric, double *value);
 
@@ -417,7 +479,7 @@ INFERMETRICS_Error *INFERMETRICS_MetricValue(INFERMETRICS_Metric *metric, double
  * @param metric a live counter or gauge.
  * @param value the increment.
  * @return NULL on success; INVALID_ARG for a negative or NaN counter increment or NULL
- *         metric; UNSUPPORTED for a histogram.
+ *         metric; UNSUPPORTED for a histogram or summary.
  */
 INFERMETRICS_Error *INFERMETRICS_MetricIncrement(INFERMETRICS_Metric *metric, double value);
 
@@ -426,15 +488,17 @@ INFERMETRICS_Error *INFERMETRICS_MetricIncrement(INFERMETRICS_Metric *metric, do
  *
  * @param metric a live gauge.
  * @param value the new value.
- * @return NULL on success; UNSUPPORTED for a counter or histogram; INVALID_ARG for NULL.
+ * @return NULL on success; UNSUPPORTED for a counter, histogram or summary; INVALID_ARG for NULL.
  */
 INFERMETRICS_Error *INFERMETRICS_MetricSet(INFERMETRICS_Metric *metric, double value);
 
 /**
  * Records one observation in a histogram: the first bucket with `value <= bound` (or +Inf)
- * gains one, `_sum` gains `value`. Lock-free.
+ * gains one, `_sum` gains `value`. Or in a summary: the value joins the quantiles' window
+ * and `_sum`/`_count` (the window is updated off this thread, see
+ * INFERMETRICS_MetricArgsSetSummary). Lock-free.
  *
- * @param metric a live histogram.
+ * @param metric a live histogram or summary.
  * @param value the observation; NaN is refused.
  * @return NULL on success; UNSUPPORTED for a counter or gauge; INVALID_ARG for NaN or NULL.
  */
@@ -508,12 +572,213 @@ INFERMETRICS_Parameter *INFERMETRICS_ParameterNew(const char *name,
 void INFERMETRICS_ParameterDelete(INFERMETRICS_Parameter *parameter);
 
 /**
+ * Sets the process-wide metrics configuration, Triton's `--metrics-config` settings, as
+ * `key=value` pairs separated by `;` (the quantile list separates its pairs with commas),
+ * e.g. `counter_latencies=false;histogram_latencies=true;summary_latencies=true;summary_quantiles=0.5:0.05,0.99:0.001`.
+ * Keys and defaults are Triton's: `counter_latencies` (true; only the word `false` turns the
+ * five `*_duration_us` counters and the cache counters off; unlike Triton, success,
+ * failure, count and exec count keep counting), `histogram_latencies` (false; only `true`
+ * turns the histograms on), `summary_latencies` (false; only `true` turns the summaries
+ * on), `summary_quantiles` (`0.5:0.05,0.9:0.01,0.95:0.001,0.99:0.001,0.999:0.001`;
+ * `<quantile>:<error>` pairs read as C's strtod reads numbers, a bad pair is logged and
+ * skipped, and when none is valid the defaults stay). A repeated key never moves a switch
+ * back to its default; unknown keys are logged and ignored. Applies to reporters created
+ * afterwards, and replaces any earlier call's setting. The environment variable
+ * INFERMETRICS_METRICS_CONFIG, when set, wins (this call then logs that its text is not
+ * in force).
+ *
+ * @param config the settings (copied); "" restores the defaults.
+ * @return NULL on success; INVALID_ARG for NULL, bad UTF-8, or a setting that is not
+ *         `<setting>=<value>` ("--metrics-config option format is <setting>=<value>. Got
+ *         ..."; nothing is changed then).
+ */
+INFERMETRICS_Error *INFERMETRICS_SetMetricsConfig(const char *config);
+
+/**
+ * Creates a reporter for one model version, under the metrics configuration in force now.
+ * Its always-present series appear at once, at 0: success, the four failure reasons
+ * (REJECTED, CANCELED, BACKEND, OTHER), count, exec count, pending count, and the latency
+ * counters and summaries the configuration turns on.
+ *
+ * @param reporter out: the new reporter, owned by the caller (free with
+ *        INFERMETRICS_ModelReporterDelete).
+ * @param model the model name (label `model`), not empty.
+ * @param version the model version (label `version`, e.g. "1").
+ * @param tags `tag_count` STRING parameters, extra labels named `_<name>` (Triton's
+ *        `metric_tags` of the model configuration); copied; may be NULL when `tag_count` is 0.
+ * @param tag_count number of tags (at most 4096).
+ * @return NULL on success; INVALID_ARG for NULL arguments, an empty model name, a
+ *         non-STRING or repeated tag, a tag name that makes no label name, bad UTF-8, or
+ *         a malformed INFERMETRICS_METRICS_CONFIG.
+ */
+INFERMETRICS_Error *INFERMETRICS_ModelReporterNew(INFERMETRICS_ModelReporter **reporter,
+                                                  const char *model,
+                                                  const char *version,
+                                                  const INFERMETRICS_Parameter **tags,
+                                                  uint64_t tag_count);
+
+/**
+ * Deletes a reporter; its series leave the output unless another reporter with the same
+ * labels still exists.
+ *
+ * @param reporter the reporter; dangling after success.
+ * @return NULL on success; INVALID_ARG if NULL or not a live reporter.
+ */
+INFERMETRICS_Error *INFERMETRICS_ModelReporterDelete(INFERMETRICS_ModelReporter *reporter);
+
+/**
+ * Reports one request, with Triton's arithmetic (every duration is a difference of the
+ * nanosecond timestamps divided by 1000, integer division):
+ * success: `nv_inference_request_success` + 1, `nv_inference_count` + max(1, batch_size),
+ * request duration = request_end − request_start, queue = exec_start − queue_start, compute
+ * input = compute_start − exec_start, compute infer = compute_end − compute_start, compute
+ * output = exec_end − compute_end (µs), added to the `*_duration_us` counters, observed in
+ * the summaries and histograms when on. Failure: `nv_inference_request_failure{reason}` + 1;
+ * only request_start_ns and request_end_ns are used (and checked).
+ * Timestamps come from one monotonic clock (e.g. CLOCK_MONOTONIC); those used must be
+ * non-zero and in order: request_start <= queue_start <= exec_start <= compute_start <=
+ * compute_end <= exec_end <= request_end. `nv_inference_exec_count` is counted by
+ * INFERMETRICS_ModelReporterReportBatch, once per model execution, as in Triton.
+ *
+ * @param reporter a live reporter.
+ * @param success whether the request succeeded.
+ * @param failure_reason NULL for a success; for a failure "REJECTED", "CANCELED",
+ *        "BACKEND", "OTHER", or NULL meaning "BACKEND" (what Triton records for a
+ *        failure a backend reports).
+ * @param batch_size the request's batch size (0 counts as 1).
+ * @param request_start_ns when the request arrived.
+ * @param queue_start_ns when it was enqueued.
+ * @param exec_start_ns when its execution started (Triton's backend API's exec start).
+ * @param compute_start_ns when the model's compute started (inputs ready).
+ * @param compute_end_ns when the compute ended.
+ * @param exec_end_ns when its execution ended (outputs ready).
+ * @param request_end_ns when the response was complete.
+ * @return NULL on success; INVALID_ARG (nothing recorded) for a NULL or dead reporter, a
+ *         used timestamp that is 0 or out of order (the message names both), an unknown
+ *         failure reason, or a failure reason given for a success.
+ */
+INFERMETRICS_Error *INFERMETRICS_ModelReporterReportRequest(INFERMETRICS_ModelReporter *reporter,
+                                                            bool success,
+                                                            const char *failure_reason,
+                                                            uint64_t batch_size,
+                                                            uint64_t request_start_ns,
+                                                            uint64_t queue_start_ns,
+                                                            uint64_t exec_start_ns,
+                                                            uint64_t compute_start_ns,
+                                                            uint64_t compute_end_ns,
+                                                            uint64_t exec_end_ns,
+                                                            uint64_t request_end_ns);
+
+/**
+ * Reports one model execution (Triton's TRITONBACKEND_ModelInstanceReportBatchStatistics):
+ * `nv_inference_exec_count` + 1. The batch size and timestamps feed Triton's statistics
+ * API, not its metrics; the timestamps are checked (non-zero, exec_start <= compute_start
+ * <= compute_end <= exec_end).
+ *
+ * @param reporter a live reporter.
+ * @param batch_size the number of inferences executed together (not counted here:
+ *        `nv_inference_count` counts each request's batch size).
+ * @param exec_start_ns when the execution started.
+ * @param compute_start_ns when the compute started.
+ * @param compute_end_ns when the compute ended.
+ * @param exec_end_ns when the execution ended.
+ * @return NULL on success; INVALID_ARG (nothing recorded) for a NULL or dead reporter or a
+ *         timestamp that is 0 or out of order.
+ */
+INFERMETRICS_Error *INFERMETRICS_ModelReporterReportBatch(INFERMETRICS_ModelReporter *reporter,
+                                                          uint64_t batch_size,
+                                                          uint64_t exec_start_ns,
+                                                          uint64_t compute_start_ns,
+                                                          uint64_t compute_end_ns,
+                                                          uint64_t exec_end_ns);
+
+/**
+ * Reports a request answered from a response cache, counted as Triton counts it:
+ * `nv_inference_request_success` + 1 (but not `nv_inference_count`), request duration =
+ * request_end − request_start, queue duration = lookup start − queue_start where the lookup
+ * started at request_end − lookup_ns (the lookup ends the request), `nv_cache_num_hits_per_model`
+ * + 1, `nv_cache_hit_duration_per_model` + lookup_ns / 1000 (µs); the queue and cache-hit
+ * summaries observe, as in Triton (the request summary does not); the request and queue
+ * histograms observe. The cache series appear with the first hit.
+ *
+ * @param reporter a live reporter.
+ * @param request_start_ns when the request arrived.
+ * @param queue_start_ns when it was enqueued.
+ * @param request_end_ns when the cached response was complete.
+ * @param lookup_ns how long the cache lookup took, in ns (a duration, may be 0).
+ * @return NULL on success; INVALID_ARG (nothing recorded) for a NULL or dead reporter, a
+ *         timestamp that is 0 or out of order (request_start <= queue_start <= request_end),
+ *         or a lookup longer than request_end − queue_start.
+ */
+INFERMETRICS_Error *INFERMETRICS_ModelReporterReportCacheHit(INFERMETRICS_ModelReporter *reporter,
+                                                             uint64_t request_start_ns,
+                                                             uint64_t queue_start_ns,
+                                                             uint64_t request_end_ns,
+                                                             uint64_t lookup_ns);
+
+/**
+ * Reports the first response of a request (decoupled or streaming models report it once
+ * per request): with `histogram_latencies=true`, `nv_inference_first_response_histogram_ms`
+ * observes (first_response − request_start) / 1000000 ms (integer division; Triton's
+ * default buckets 100, 500, 2000, 5000); otherwise only the timestamps are checked.
+ *
+ * @param reporter a live reporter.
+ * @param request_start_ns when the request arrived.
+ * @param first_response_ns when its first response was sent.
+ * @return NULL on success; INVALID_ARG (nothing recorded) for a NULL or dead reporter or a
+ *         timestamp that is 0 or out of order.
+ */
+INFERMETRICS_Error *INFERMETRICS_ModelReporterFirstResponse(INFERMETRICS_ModelReporter *reporter,
+                                                            uint64_t request_start_ns,
+                                                            uint64_t first_response_ns);
+
+/**
+ * Adds `delta` to `nv_inference_pending_request_count` (+1 when a request is enqueued, −1
+ * when an instance takes it, as Triton does).
+ *
+ * @param reporter a live reporter.
+ * @param delta the change.
+ * @return NULL on success; INVALID_ARG for a NULL or dead reporter.
+ */
+INFERMETRICS_Error *INFERMETRICS_ModelReporterPendingAdd(INFERMETRICS_ModelReporter *reporter,
+                                                         int64_t delta);
+
+/**
+ * Sets the buckets of one of this reporter's histograms (Triton's `model_metrics
+ * metric_control histogram_options` of a model configuration), so percentiles can be
+ * aggregated across instances with `histogram_quantile`. `family` is one of
+ * `nv_inference_request_duration_histogram_us`, `nv_inference_queue_duration_histogram_us`,
+ * `nv_inference_compute_input_duration_histogram_us`,
+ * `nv_inference_compute_infer_duration_histogram_us`,
+ * `nv_inference_compute_output_duration_histogram_us` (µs; default 100, 250, 500, 1000,
+ * 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
+ * 10000000) or `nv_inference_first_response_histogram_ms` (ms; default 100, 500, 2000,
+ * 5000). A reporter's histograms are created by its first report that observes in them
+ * (only with `histogram_latencies=true`), so call this before reporting; a series shared
+ * with an earlier reporter of the same labels keeps that reporter's buckets.
+ *
+ * @param reporter a live reporter.
+ * @param family the histogram family's name.
+ * @param buckets `count` upper bounds, finite and strictly increasing (copied); a trailing
+ *        +Inf is the implicit bucket.
+ * @param count number of bounds, at least 1 (at most 65536).
+ * @return NULL on success; INVALID_ARG for NULL arguments, an unknown family, no buckets,
+ *         or buckets not finite and strictly increasing; ALREADY_EXISTS when this
+ *         reporter's histogram already exists.
+ */
+INFERMETRICS_Error *INFERMETRICS_ModelReporterSetHistogramBuckets(INFERMETRICS_ModelReporter *reporter,
+                                                                  const char *family,
+                                                                  const double *buckets,
+                                                                  uint64_t count);
+
+/**
  * Creates server options with the defaults, then reads the environment overrides
- * INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS and
- * INFERMETRICS_NVML_LIBRARY, and the collector switches INFERMETRICS_COLLECTORS,
- * INFERMETRICS_<NAME>_METRICS (PROCESS, CONTAINER, HOST, CPU, GPU, PINNED_MEMORY) and
- * INFERMETRICS_DISK_PATHS. An environment value, when set, wins over what code sets later
- * with the setters, so an operator can move a server without rebuilding the host.
+ * INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS,
+ * INFERMETRICS_NVML_LIBRARY and INFERMETRICS_MAX_CONNECTIONS, and the collector switches
+ * INFERMETRICS_COLLECTORS, INFERMETRICS_<NAME>_METRICS (PROCESS, CONTAINER, HOST, CPU, GPU,
+ * PINNED_MEMORY) and INFERMETRICS_DISK_PATHS. An environment value, when set, wins over
+ * what code sets later with the setters, so an operator can move a server without
+ * rebuilding the host.
  *
  * @param options out: the new options, owned by the caller (free with INFERMETRICS_ServerOptionsDelete).
  * @return NULL on success; INVALID_ARG if `options` is NULL or an environment variable
@@ -589,6 +854,22 @@ INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetCpuMetrics(INFERMETRICS_ServerO
  */
 INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(INFERMETRICS_ServerOptions *options,
                                                                      bool enable);
+
+/**
+ * Sets the most connections the server keeps open at once. Default 256. At the cap, a new
+ * connection closes one that is not inside a request (a partial request head first, else
+ * the longest-idle one); when every connection is inside a request, new ones wait in the
+ * kernel's backlog until one finishes. So the server never holds more sockets than this
+ * (plus its listener and one connection being accepted). Also settable with the
+ * environment variable INFERMETRICS_MAX_CONNECTIONS.
+ *
+ * @param options live options.
+ * @param max_connections the cap, 1 to 65536.
+ * @return NULL on success; INVALID_ARG if `options` is NULL or `max_connections` is 0 or
+ *         larger than 65536.
+ */
+INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetMaxConnections(INFERMETRICS_ServerOptions *options,
+                                                                uint32_t max_connections);
 
 /**
  * Sets the NVML library to load, for drivers in unusual places (also settable with the
@@ -677,10 +958,13 @@ INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetDiskPaths(INFERMETRICS_ServerOp
 
 /**
  * Starts a metrics server: binds the socket before returning, runs each collector once,
- * then serves GET /metrics (and /metrics/, and HEAD) on its own threads, with
- * content type "text/plain; version=0.0.4; charset=utf-8"; other paths 404, other
- * methods 405. Collectors run every interval on the server's threads, never on the caller's.
- * Several servers may run in one process, each on its own port.
+ * then serves GET /metrics (and /metrics/, and HEAD) with content type
+ * "text/plain; version=0.0.4; charset=utf-8"; other paths 404, other methods 405, malformed
+ * requests 400. One thread serves every connection (at most the options' max connections;
+ * a request head must arrive within 10 s of its first byte, an idle connection is closed
+ * after 60 s) and another renders, so a large registry delays no other connection.
+ * Collectors run every interval on the server's threads, never on the caller's. Several
+ * servers may run in one process, each on its own port.
  *
  * @param server out: the running server, owned by the caller (free with INFERMETRICS_ServerDelete).
  * @param options live options (not retained).
@@ -701,7 +985,9 @@ INFERMETRICS_Error *INFERMETRICS_ServerPort(INFERMETRICS_Server *server, uint16_
 
 /**
  * Stops a server: stops and joins its threads (promptly, well under a second), and frees
- * its port before returning. Safe while a scrape is in flight.
+ * its port before returning. Safe while a scrape is in flight. In a forked child that
+ * inherited the server this only frees the handle (the server's threads exist in the
+ * parent only, and its sockets were closed in the child at the fork).
  *
  * @param server the server; dangling after success.
  * @return NULL on success; INVALID_ARG if NULL or not a live server.

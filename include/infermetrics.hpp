@@ -65,6 +65,7 @@ enum class Kind : int {
   Counter = INFERMETRICS_METRIC_KIND_COUNTER,
   Gauge = INFERMETRICS_METRIC_KIND_GAUGE,
   Histogram = INFERMETRICS_METRIC_KIND_HISTOGRAM,
+  Summary = INFERMETRICS_METRIC_KIND_SUMMARY,  // see "Summaries and Triton's inference statistics" below
 };
 
 /// An error from the library: its code, the code's text ("Invalid argument", ...) and the message.
@@ -1226,6 +1227,215 @@ using infermetrics::Exposer;
 using infermetrics::Registry;
 #endif
 }  // namespace prometheus
+
+}  // namespace infermetrics
+
+// =============================================================================================
+// Summaries and Triton's inference statistics (issue 13): SummaryArgs / summary(),
+// ModelReporter, set_metrics_config(). Kept apart from the classes above.
+// =============================================================================================
+#include <chrono>
+
+namespace infermetrics {
+
+/// Summary quantiles, each with its allowed rank error, over a sliding window
+/// (INFERMETRICS_MetricArgsSetSummary; 0 for max_age_ms / age_buckets takes 60000 ms / 5).
+class SummaryArgs {
+ public:
+  using Quantiles = std::vector<std::pair<double, double>>;  // (quantile, error)
+  SummaryArgs() = default;
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  explicit SummaryArgs(const Quantiles& quantiles, std::uint64_t max_age_ms = 0, std::uint64_t age_buckets = 0) {
+    Error err;
+    init(quantiles, max_age_ms, age_buckets, err);
+    detail::throw_if(err);
+  }
+#endif
+  /// Non-throwing: returns an empty (!valid()) object and sets err on failure.
+  static SummaryArgs create(const Quantiles& quantiles, std::uint64_t max_age_ms, std::uint64_t age_buckets,
+                            Error& err) {
+    SummaryArgs a;
+    a.init(quantiles, max_age_ms, age_buckets, err);
+    return a;
+  }
+  bool valid() const noexcept { return args_.valid(); }
+  /// The C args, usable wherever Family::metric takes args.
+  const HistogramArgs& args() const noexcept { return args_; }
+
+ private:
+  void init(const Quantiles& quantiles, std::uint64_t max_age_ms, std::uint64_t age_buckets, Error& err) {
+    // an INFERMETRICS_MetricArgs of no particular kind yet, then set to summary
+    HistogramArgs a = HistogramArgs::create({}, err);
+    if (err.failed()) return;
+    std::vector<double> q, e;
+    for (const auto& p : quantiles) {
+      q.push_back(p.first);
+      e.push_back(p.second);
+    }
+    if (!detail::take(INFERMETRICS_MetricArgsSetSummary(a.get(), q.empty() ? nullptr : q.data(),
+                                                        e.empty() ? nullptr : e.data(),
+                                                        static_cast<std::uint64_t>(q.size()), max_age_ms, age_buckets),
+                      err))
+      return;
+    args_ = std::move(a);
+  }
+  HistogramArgs args_;
+};
+
+/// The series of a summary family with these labels: `family.metric(labels, args.args())`.
+inline Metric summary(const Family& family, const Labels& labels, const SummaryArgs& args, Error& err) {
+  return family.metric(labels, args.args(), err);
+}
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+inline Metric summary(const Family& family, const Labels& labels, const SummaryArgs& args) {
+  return family.metric(labels, args.args());
+}
+#endif
+
+/// Triton's `--metrics-config` for reporters created afterwards (INFERMETRICS_SetMetricsConfig),
+/// e.g. "histogram_latencies=true;summary_latencies=true". INFERMETRICS_METRICS_CONFIG wins.
+inline bool set_metrics_config(const std::string& config, Error& err) noexcept {
+  return detail::take(INFERMETRICS_SetMetricsConfig(config.c_str()), err);
+}
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+inline void set_metrics_config(const std::string& config) {
+  detail::throw_if(Error::adopt(INFERMETRICS_SetMetricsConfig(config.c_str())));
+}
+#endif
+
+/// Nanoseconds on the monotonic clock the reporter's timestamps should come from.
+inline std::uint64_t now_ns() noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+/// The timestamps of one request (ns, one monotonic clock, in this order).
+struct RequestTimes {
+  std::uint64_t request_start_ns = 0;
+  std::uint64_t queue_start_ns = 0;
+  std::uint64_t exec_start_ns = 0;
+  std::uint64_t compute_start_ns = 0;
+  std::uint64_t compute_end_ns = 0;
+  std::uint64_t exec_end_ns = 0;
+  std::uint64_t request_end_ns = 0;
+};
+
+/// Triton's per-model inference statistics (INFERMETRICS_ModelReporter): the nv_inference_*
+/// series of a model version, fed with each request's timestamps. Move-only; thread-safe.
+class ModelReporter {
+ public:
+  ModelReporter() = default;
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  ModelReporter(const std::string& model, const std::string& version, const Labels& tags = Labels()) {
+    Error err;
+    init(model, version, tags, err);
+    detail::throw_if(err);
+  }
+#endif
+  /// Non-throwing: returns an invalid reporter and sets err on failure.
+  static ModelReporter create(const std::string& model, const std::string& version, const Labels& tags,
+                              Error& err) {
+    ModelReporter r;
+    r.init(model, version, tags, err);
+    return r;
+  }
+  bool valid() const noexcept { return r_.get() != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+  INFERMETRICS_ModelReporter* get() const noexcept { return r_.get(); }
+  void reset() noexcept { r_.reset(); }
+
+  // Non-throwing API: true on success.
+  bool report_success(std::uint64_t batch_size, const RequestTimes& t, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ModelReporterReportRequest(r_.get(), true, nullptr, batch_size,
+                                                               t.request_start_ns, t.queue_start_ns, t.exec_start_ns,
+                                                               t.compute_start_ns, t.compute_end_ns, t.exec_end_ns,
+                                                               t.request_end_ns),
+                        err);
+  }
+  /// reason: nullptr (BACKEND), "REJECTED", "CANCELED", "BACKEND" or "OTHER".
+  bool report_failure(const char* reason, std::uint64_t request_start_ns, std::uint64_t request_end_ns,
+                      Error& err) noexcept {
+    return detail::take(INFERMETRICS_ModelReporterReportRequest(r_.get(), false, reason, 1, request_start_ns, 0, 0, 0,
+                                                               0, 0, request_end_ns),
+                        err);
+  }
+  bool report_batch(std::uint64_t batch_size, std::uint64_t exec_start_ns, std::uint64_t compute_start_ns,
+                    std::uint64_t compute_end_ns, std::uint64_t exec_end_ns, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ModelReporterReportBatch(r_.get(), batch_size, exec_start_ns, compute_start_ns,
+                                                             compute_end_ns, exec_end_ns),
+                        err);
+  }
+  bool report_cache_hit(std::uint64_t request_start_ns, std::uint64_t queue_start_ns, std::uint64_t request_end_ns,
+                        std::uint64_t lookup_ns, Error& err) noexcept {
+    return detail::take(
+        INFERMETRICS_ModelReporterReportCacheHit(r_.get(), request_start_ns, queue_start_ns, request_end_ns, lookup_ns),
+        err);
+  }
+  bool first_response(std::uint64_t request_start_ns, std::uint64_t first_response_ns, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ModelReporterFirstResponse(r_.get(), request_start_ns, first_response_ns), err);
+  }
+  bool pending_add(std::int64_t delta, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ModelReporterPendingAdd(r_.get(), delta), err);
+  }
+  bool set_histogram_buckets(const std::string& family, const std::vector<double>& buckets, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ModelReporterSetHistogramBuckets(r_.get(), family.c_str(),
+                                                                     buckets.empty() ? nullptr : buckets.data(),
+                                                                     static_cast<std::uint64_t>(buckets.size())),
+                        err);
+  }
+
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+  void report_success(std::uint64_t batch_size, const RequestTimes& t) {
+    Error err;
+    report_success(batch_size, t, err);
+    detail::throw_if(err);
+  }
+  void report_failure(const char* reason, std::uint64_t request_start_ns, std::uint64_t request_end_ns) {
+    Error err;
+    report_failure(reason, request_start_ns, request_end_ns, err);
+    detail::throw_if(err);
+  }
+  void report_batch(std::uint64_t batch_size, std::uint64_t exec_start_ns, std::uint64_t compute_start_ns,
+                    std::uint64_t compute_end_ns, std::uint64_t exec_end_ns) {
+    Error err;
+    report_batch(batch_size, exec_start_ns, compute_start_ns, compute_end_ns, exec_end_ns, err);
+    detail::throw_if(err);
+  }
+  void report_cache_hit(std::uint64_t request_start_ns, std::uint64_t queue_start_ns, std::uint64_t request_end_ns,
+                        std::uint64_t lookup_ns) {
+    Error err;
+    report_cache_hit(request_start_ns, queue_start_ns, request_end_ns, lookup_ns, err);
+    detail::throw_if(err);
+  }
+  void first_response(std::uint64_t request_start_ns, std::uint64_t first_response_ns) {
+    Error err;
+    first_response(request_start_ns, first_response_ns, err);
+    detail::throw_if(err);
+  }
+  void pending_add(std::int64_t delta) {
+    Error err;
+    pending_add(delta, err);
+    detail::throw_if(err);
+  }
+  void set_histogram_buckets(const std::string& family, const std::vector<double>& buckets) {
+    Error err;
+    set_histogram_buckets(family, buckets, err);
+    detail::throw_if(err);
+  }
+#endif
+
+ private:
+  void init(const std::string& model, const std::string& version, const Labels& tags, Error& err) {
+    err.clear();
+    detail::CLabels c;
+    if (!c.build(tags, err)) return;
+    INFERMETRICS_ModelReporter* r = nullptr;
+    if (detail::take(INFERMETRICS_ModelReporterNew(&r, model.c_str(), version.c_str(), c.data(), c.count()), err))
+      r_.adopt(r);
+  }
+  detail::Owned<INFERMETRICS_ModelReporter, INFERMETRICS_ModelReporterDelete> r_;
+};
 
 }  // namespace infermetrics
 

@@ -51,7 +51,11 @@
  * anything not listed fail to compile, which is the point: nothing silently does nothing.
  * Options specific to infermetrics (address, port, pinned-memory metrics, the bound port,
  * the pinned pool report, the log callback) have only their INFERMETRICS_ names; see
- * infermetrics.h.
+ * infermetrics.h. So have our extensions: the summary kind (INFERMETRICS_METRIC_KIND_SUMMARY,
+ * INFERMETRICS_MetricArgsSetSummary; Triton's C API has no summary kind, so no
+ * TRITONSERVER_METRIC_KIND_SUMMARY is defined) and Triton's inference statistics for servers
+ * that are not Triton (INFERMETRICS_ModelReporter*, INFERMETRICS_SetMetricsConfig: Triton
+ * does this inside its server; TRITONSERVER_ServerOptionsSetMetricsConfig stays unmapped).
  *
  * Behaviour follows Triton's, with these differences: NULL arguments give INVALID_ARG
  * instead of crashing; counter increments by NaN and histogram observations of NaN are

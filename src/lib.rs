@@ -10,3 +10,8 @@ pub mod collect;
 pub mod core;
 pub mod exporter;
 pub mod ffi;
+
+/// For fuzz targets: one client connection's bytes through the server's HTTP stack
+/// (see [`exporter::fuzz_http_exchange`]).
+#[doc(hidden)]
+pub use exporter::fuzz_http_exchange;

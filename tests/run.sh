@@ -6,7 +6,12 @@
 #      sockets (promtool, a real Prometheus server), C++ wrapper tests, examples
 #   3. Python: a ctypes-only test and the infermetrics Python module
 #   4. consumer projects built against an installed prefix (find_package, add_subdirectory, pkg-config)
-# Exits non-zero on the first failing stage; prints one summary line per stage.
+#   5. the Python wheel: sdist -> wheel -> fresh venv, examples and tests against it
+#   6. proof of reliability (issue 7): the C/C++/server tests under AddressSanitizer + UBSan
+#      (library built with -Zsanitizer=address), under valgrind memcheck, and a short run of
+#      each fuzz target (libFuzzer) from its committed corpus
+# Exits non-zero on the first failing stage; prints one summary line per stage, with its time.
+# INFERMETRICS_QUICK=1 skips stages 5 and 6 (a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,14 +23,23 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     cmake make gcc g++ libc6-dev libclang-dev pkg-config binutils git curl \
     python3 python3-pytest python3-venv python3-pip python3-setuptools python3-wheel \
-    prometheus prometheus-cpp-dev valgrind >/dev/null
+    prometheus prometheus-cpp-dev valgrind clang >/dev/null
 fi
 PY=python3
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import pytest' 2>/dev/null; then PY=/usr/bin/python3; fi
 $PY -c 'import pytest' 2>/dev/null || $PY -m pip install -q pytest
 
 declare -a SUMMARY
-stage() { echo; echo "== $*"; }
+T_STAGE=$(date +%s)
+T_ALL=$T_STAGE
+stage() {
+  local now
+  now=$(date +%s)
+  echo "   (previous stage: $((now - T_STAGE)) s)"
+  T_STAGE=$now
+  echo
+  echo "== $*"
+}
 
 stage "cargo build (release)"
 cargo build --release --workspace
@@ -55,6 +69,27 @@ if [ -f tests/consumers/run.sh ]; then
   SUMMARY+=("consumers: $(tail -1 target/consumers.log)")
 fi
 
-echo
-echo "== summary"
+if [ "${INFERMETRICS_QUICK:-0}" != 1 ]; then
+  stage "Python wheel (sdist, wheel, fresh venv)"
+  bash tests/python/wheel_test.sh 2>&1 | tee target/wheel.log
+  SUMMARY+=("wheel: $(tail -1 target/wheel.log)")
+
+  stage "AddressSanitizer + UBSan (library and tests instrumented)"
+  bash tests/sanitize.sh 2>&1 | tee target/sanitize.log
+  SUMMARY+=("sanitizers: $(tail -1 target/sanitize.log)")
+
+  stage "valgrind memcheck"
+  bash tests/valgrind.sh 2>&1 | tee target/valgrind.log
+  SUMMARY+=("valgrind: $(tail -1 target/valgrind.log)")
+
+  stage "fuzzing (short run per target)"
+  if ! command -v cargo-fuzz >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
+    cargo install --locked cargo-fuzz 2>&1 | tail -2
+  fi
+  bash tests/fuzz.sh "${INFERMETRICS_FUZZ_SECONDS:-45}" 2>&1 | tee target/fuzz.log
+  SUMMARY+=("fuzz: $(tail -1 target/fuzz.log)")
+fi
+
+stage "done"
+echo "== summary (whole run: $(( $(date +%s) - T_ALL )) s)"
 printf '%s\n' "${SUMMARY[@]}"

@@ -278,7 +278,8 @@ impl State {
 
     unsafe fn family_new(&mut self, kind: u8, name: &FamName, help: &Bytes) {
         let k = kind % 4;
-        let raw = if k == 3 { 3 + kind as u32 * 7919 } else { k as u32 };
+        // 3 is the summary kind, not fuzzed here: an invalid kind instead
+        let raw = if k == 3 { 4 + kind as u32 * 7919 } else { k as u32 };
         let name = match name {
             FamName::Index(i) if *i as usize % (NAMES + 1) == NAMES => REJECTED.as_bytes().to_vec(),
             FamName::Index(i) => format!("fz_{}", *i as usize % (NAMES + 1)).into_bytes(),

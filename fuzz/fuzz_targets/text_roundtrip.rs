@@ -91,7 +91,11 @@ unsafe fn run(spec: &[FamilySpec]) {
     let mut kinds: HashMap<String, u32> = HashMap::new();
 
     for f in spec.iter().take(4) {
-        let kind = (f.kind % 4) as u32;
+        // 3 is the summary kind (not modelled here): it stands for an invalid kind, 4
+        let kind = match f.kind % 4 {
+            3 => 4,
+            k => k as u32,
+        };
         let mut name = f.name.bytes();
         if rules::valid_metric_name(&name) {
             let reg = Registered::global();

@@ -13,6 +13,8 @@ from .exposition import (CONTENT_TYPE_LATEST, CONTENT_TYPE_PLAIN_0_0_4, generate
 from .metrics import (Counter, Enum, Gauge, Histogram, Info, Summary, disable_created_metrics,
                       enable_created_metrics, refresh_function_gauges)
 from .registry import REGISTRY, CollectorRegistry, DuplicateTimeseries
+from ._triton import (DEFAULT_QUANTILES, ModelReporter, QuantileSummary, Request, now_ns,
+                      set_metrics_config)
 
 __version__ = "0.1.0"
 DEFAULT_BUCKETS = Histogram.DEFAULT_BUCKETS
@@ -27,6 +29,8 @@ __all__ = [
     "Server", "InfermetricsError", "ErrorCode", "MetricKind", "LogLevel", "DuplicateTimeseries",
     "DEFAULT_BUCKETS", "LIBRARY_PATH", "api_version", "snapshot", "report_pinned_memory",
     "set_log_callback", "set_max_series_per_family", "refresh_function_gauges",
+    # issue 13 (_triton.py): summaries with quantiles, Triton's inference statistics
+    "QuantileSummary", "DEFAULT_QUANTILES", "ModelReporter", "Request", "now_ns", "set_metrics_config",
 ]
 
 if api_version()[0] != 1:

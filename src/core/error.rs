@@ -71,6 +71,9 @@ impl Error {
     pub fn unavailable(message: impl Into<String>) -> Error {
         Error::new(Code::Unavailable, message)
     }
+    pub fn already_exists(message: impl Into<String>) -> Error {
+        Error::new(Code::AlreadyExists, message)
+    }
 }
 
 impl fmt::Display for Error {

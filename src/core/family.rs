@@ -28,6 +28,7 @@ use super::fork;
 use super::log;
 use super::names::check_label_name;
 use super::series::{validate_buckets, Series};
+use super::summary::SummaryArgs;
 use super::text;
 use super::Kind;
 
@@ -103,11 +104,37 @@ pub const RENDER_CHUNK: usize = 256;
 /// Distinct bucket lists a family shares among its series (more are simply not shared).
 const MAX_SHARED_BOUNDS: usize = 64;
 
-/// Histogram arguments, as `INFERMETRICS_MetricArgs` holds them: unset, or histogram buckets
-/// exactly as given (they are validated when a metric is created, as in Triton).
+/// Metric arguments, as `INFERMETRICS_MetricArgs` holds them: unset, histogram buckets
+/// exactly as given (they are validated when a metric is created, as in Triton), or summary
+/// quantiles and window (validated when set). Setting one kind clears the other.
 #[derive(Clone, Debug, Default)]
 pub struct MetricArgs {
     pub histogram_buckets: Option<Vec<f64>>,
+    pub summary: Option<SummaryArgs>,
+}
+
+impl MetricArgs {
+    /// Args set to histogram kind with these buckets.
+    pub fn histogram(buckets: &[f64]) -> MetricArgs {
+        MetricArgs {
+            histogram_buckets: Some(buckets.to_vec()),
+            summary: None,
+        }
+    }
+    /// Args set to summary kind.
+    pub fn summary(args: SummaryArgs) -> MetricArgs {
+        MetricArgs {
+            histogram_buckets: None,
+            summary: Some(args),
+        }
+    }
+}
+
+/// What `acquire` creates a new series with.
+enum NewSeries<'a> {
+    Plain,
+    Histogram(&'a [f64]),
+    Summary(&'a SummaryArgs),
 }
 
 /// Room for the usual label sets without touching the heap.
@@ -252,7 +279,7 @@ impl Family {
     /// Checks labels and args in Triton's order, then returns the series for those labels
     /// (creating it at 0 if needed) with its reference count raised by one.
     fn acquire(&self, key: &mut [(&str, &str)], args: Option<&MetricArgs>) -> Result<Series> {
-        let buckets = match (self.kind, args) {
+        let make = match (self.kind, args) {
             (Kind::Counter, Some(_)) => {
                 return Err(Error::invalid_arg(
                     "Unexpected args found in counter Metric constructor.",
@@ -272,23 +299,46 @@ impl Family {
                 Kind::Histogram,
                 Some(MetricArgs {
                     histogram_buckets: None,
+                    ..
                 }),
             ) => return Err(Error::invalid_arg("Metric args not set to histogram kind.")),
             (
                 Kind::Histogram,
                 Some(MetricArgs {
                     histogram_buckets: Some(b),
+                    ..
                 }),
-            ) => Some(validate_buckets(b)?),
+            ) => NewSeries::Histogram(validate_buckets(b)?),
+            (Kind::Summary, None) => {
+                return Err(Error::invalid_arg(
+                    "Quantiles not found in Metric args (set them with INFERMETRICS_MetricArgsSetSummary).",
+                ))
+            }
+            (Kind::Summary, Some(MetricArgs { summary: None, .. })) => {
+                return Err(Error::invalid_arg("Metric args not set to summary kind."))
+            }
+            (
+                Kind::Summary,
+                Some(MetricArgs {
+                    summary: Some(a), ..
+                }),
+            ) => NewSeries::Summary(a),
+            _ => NewSeries::Plain,
+        };
+        let reserved = match self.kind {
+            Kind::Histogram => Some(("le", "histogram", "bucket bounds")),
+            Kind::Summary => Some(("quantile", "summary", "quantiles")),
             _ => None,
         };
         for (name, _) in key.iter() {
             check_label_name(name)?;
-            if self.kind == Kind::Histogram && *name == "le" {
-                return Err(Error::invalid_arg(format!(
-                    "Invalid label name 'le' for histogram '{}': 'le' is reserved for bucket bounds",
-                    self.name
-                )));
+            if let Some((word, kind, what)) = reserved {
+                if *name == word {
+                    return Err(Error::invalid_arg(format!(
+                        "Invalid label name '{}' for {} '{}': '{}' is reserved for {}",
+                        word, kind, self.name, word, what
+                    )));
+                }
             }
         }
         key.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -324,8 +374,11 @@ impl Family {
             drop(set);
             return Err(self.refuse(limit));
         }
-        let bounds = buckets.map(|b| self.shared_bounds(b));
-        let series = Series::new(self.kind, body, bounds);
+        let series = match make {
+            NewSeries::Plain => Series::new(self.kind, body, None),
+            NewSeries::Histogram(b) => Series::new(self.kind, body, Some(self.shared_bounds(b))),
+            NewSeries::Summary(a) => Series::new_summary(body, Arc::new(a.clone())),
+        };
         set.insert(hash, series);
         Ok(series)
     }
@@ -405,6 +458,26 @@ impl Family {
                 out.push('\n');
                 text::push_sample_prefix(out, &self.name, "_count", body, None);
                 text::push_u64(out, cumulative);
+                out.push('\n');
+            }
+            Kind::Summary => {
+                let snap = s.summary_snapshot();
+                for (q, v) in &snap.quantiles {
+                    text::push_sample_prefix_with(
+                        out,
+                        &self.name,
+                        "",
+                        body,
+                        Some(("quantile", *q)),
+                    );
+                    text::push_f64(out, *v);
+                    out.push('\n');
+                }
+                text::push_sample_prefix(out, &self.name, "_sum", body, None);
+                text::push_f64(out, snap.sum);
+                out.push('\n');
+                text::push_sample_prefix(out, &self.name, "_count", body, None);
+                text::push_u64(out, snap.count);
                 out.push('\n');
             }
         }

@@ -7,19 +7,24 @@ pub mod log;
 pub mod names;
 pub mod registry;
 pub mod series;
+pub mod summary;
 pub mod text;
+pub mod triton;
 
 pub use error::{Code, Error, Result};
 pub use family::{Family, FamilyHandle, MetricArgs, MetricHandle};
 pub use registry::Registry;
 pub use series::Series;
+pub use summary::{SummaryArgs, SummarySnapshot};
 
-/// The three metric kinds of the C API, in its numeric order.
+/// The metric kinds of the C API, in its numeric order (Triton's three, then our summary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Counter = 0,
     Gauge = 1,
     Histogram = 2,
+    /// Quantiles over a sliding window, `_sum`, `_count` (not in Triton's C API).
+    Summary = 3,
 }
 
 impl Kind {
@@ -28,6 +33,7 @@ impl Kind {
             0 => Some(Kind::Counter),
             1 => Some(Kind::Gauge),
             2 => Some(Kind::Histogram),
+            3 => Some(Kind::Summary),
             _ => None,
         }
     }
@@ -37,6 +43,7 @@ impl Kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
             Kind::Histogram => "histogram",
+            Kind::Summary => "summary",
         }
     }
 }

@@ -140,13 +140,13 @@ impl Registry {
         fork::lock(&self.inner).by_name.get(name).cloned()
     }
 
-    /// Renders every non-empty family: counters, then gauges, then histograms (Triton's
-    /// order), each kind in registration order; then, once the series limit has refused a
+    /// Renders every non-empty family: counters, then gauges, then histograms, then
+    /// summaries (Triton's order), each kind in registration order; then, once the series limit has refused a
     /// creation, `nv_metric_series_rejected_total{family}`. Recording never waits on this,
     /// and creation or deletion waits at most for one chunk of a family (see `Family::render`).
     pub fn render(&self, out: &mut String) {
         let families: Vec<Arc<Family>> = fork::lock(&self.inner).order.clone();
-        for kind in [Kind::Counter, Kind::Gauge, Kind::Histogram] {
+        for kind in [Kind::Counter, Kind::Gauge, Kind::Histogram, Kind::Summary] {
             for f in families.iter().filter(|f| f.kind() == kind) {
                 f.render(out);
             }
@@ -228,9 +228,7 @@ mod tests {
     fn histogram_text() {
         let r = Registry::new();
         let f = r.family(Kind::Histogram, "h", "lat").unwrap();
-        let args = MetricArgs {
-            histogram_buckets: Some(vec![0.1, 1.0, 2.5, 5.0, 10.0]),
-        };
+        let args = MetricArgs::histogram(&[0.1, 1.0, 2.5, 5.0, 10.0]);
         let m = f
             .new_metric(&l(&[("example2", "l2"), ("example1", "l1")]), Some(&args))
             .unwrap();
@@ -255,6 +253,44 @@ h_count{example1=\"l1\",example2=\"l2\"} 3\n";
         assert!(f.check_can_delete().is_err());
         drop(m);
         assert!(f.check_can_delete().is_ok());
+    }
+
+    #[test]
+    fn summary_text() {
+        use crate::core::SummaryArgs;
+        let r = Registry::new();
+        let f = r.family(Kind::Summary, "s_us", "lat").unwrap();
+        assert!(f.new_metric(&l(&[("m", "a")]), None).is_err());
+        assert!(f
+            .new_metric(&l(&[("m", "a")]), Some(&MetricArgs::histogram(&[1.0])))
+            .is_err());
+        let args = MetricArgs::summary(SummaryArgs::new(&[0.5, 0.9], &[0.05, 0.01], 0, 0).unwrap());
+        assert!(f.new_metric(&l(&[("quantile", "1")]), Some(&args)).is_err());
+        let m = f.new_metric(&l(&[("m", "a")]), Some(&args)).unwrap();
+        assert!(m.series().value().is_err());
+        assert!(m.series().increment(1.0).is_err());
+        assert!(m.series().set(1.0).is_err());
+        assert!(m.series().observe(f64::NAN).is_err());
+        let t = r.render_to_string();
+        assert_eq!(
+            t,
+            "# HELP s_us lat\n# TYPE s_us summary\n\
+s_us{m=\"a\",quantile=\"0.5\"} NaN\ns_us{m=\"a\",quantile=\"0.9\"} NaN\n\
+s_us_sum{m=\"a\"} 0\ns_us_count{m=\"a\"} 0\n"
+        );
+        for v in 1..=10 {
+            m.series().observe(v as f64).unwrap();
+        }
+        let t = r.render_to_string();
+        assert!(t.contains("s_us{m=\"a\",quantile=\"0.5\"} 5\n"), "{}", t);
+        assert!(t.contains("s_us{m=\"a\",quantile=\"0.9\"} 9\n"), "{}", t);
+        assert!(
+            t.contains("s_us_sum{m=\"a\"} 55\ns_us_count{m=\"a\"} 10\n"),
+            "{}",
+            t
+        );
+        drop(m);
+        assert_eq!(r.render_to_string(), "");
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! ```text
 //!  counter / gauge:  [Header 16][value 8][stripes 8][label body ...]
 //!  histogram:        [Header 16][sum 8][stripes 8][bounds Arc 16][count × buckets+1][label body ...]
+//!  summary:          [Header 16][state Arc 8][label body ...]
 //! ```
+//! A summary's buffer and window live in its [`SummaryState`](super::summary) (allocated
+//! apart because the summary thread shares it).
 //! The label body is the pre-rendered inside of `{...}` (`id="7",model="resnet50"`): it is
 //! the series' identity in its family (labels sorted by name, values escaped, so two label
 //! sets have the same body exactly when they are the same set) and the text a scrape prints.
@@ -32,6 +35,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::error::{Error, Result};
+use super::summary::{SummaryArgs, SummarySnapshot, SummaryState};
 use super::Kind;
 
 #[repr(C)]
@@ -61,10 +65,16 @@ struct Hist {
     // then `cells` AtomicU64 counts, then the body
 }
 
+#[repr(C)]
+struct Summ {
+    hdr: Header,
+    state: ManuallyDrop<Arc<SummaryState>>,
+}
+
 /// Bytes between stripes: two cache lines, so adjacent-line prefetch does not pair them.
 const STRIPE_ALIGN: usize = 128;
 
-fn stripe_count() -> usize {
+pub(crate) fn stripe_count() -> usize {
     static N: AtomicUsize = AtomicUsize::new(0);
     match N.load(Ordering::Relaxed) {
         0 => {
@@ -80,7 +90,7 @@ fn stripe_count() -> usize {
 /// This thread's stripe (threads are numbered in the order they first record under
 /// contention, so two busy threads get different stripes).
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -121,11 +131,21 @@ fn stripes_layout(words: usize) -> Layout {
 /// Installs the stripes of a series (zeroed), or returns the ones another thread installed.
 #[cold]
 fn grow(slot: &AtomicPtr<AtomicU64>, words: usize) -> *mut AtomicU64 {
-    let layout = stripes_layout(words);
-    // SAFETY: non-zero size; all-zero bits are valid AtomicU64s (0.0 and 0)
-    let fresh = unsafe { alloc_zeroed(layout) } as *mut AtomicU64;
+    // SAFETY: all-zero bits are valid AtomicU64s (0.0 and 0)
+    unsafe { install_zeroed(slot, stripes_layout(words)) }
+}
+
+/// Allocates a zeroed block of `layout` and publishes it in `slot` if the slot is still
+/// null; returns the block in the slot (ours, or the one another thread published first),
+/// or null when the allocation failed.
+///
+/// # Safety
+/// All-zero bytes must be a valid `T` block, and every block ever published in `slot` must
+/// have this `layout` (a losing block is freed with it).
+pub(crate) unsafe fn install_zeroed<T>(slot: &AtomicPtr<T>, layout: Layout) -> *mut T {
+    let fresh = alloc_zeroed(layout) as *mut T;
     if fresh.is_null() {
-        return std::ptr::null_mut();
+        return fresh;
     }
     match slot.compare_exchange(
         std::ptr::null_mut(),
@@ -135,8 +155,8 @@ fn grow(slot: &AtomicPtr<AtomicU64>, words: usize) -> *mut AtomicU64 {
     ) {
         Ok(_) => fresh,
         Err(theirs) => {
-            // SAFETY: `fresh` was allocated above with `layout` and never published
-            unsafe { dealloc(fresh as *mut u8, layout) };
+            // allocated above with `layout`, never published
+            dealloc(fresh as *mut u8, layout);
             theirs
         }
     }
@@ -183,6 +203,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Counter => "INFERMETRICS_METRIC_KIND_COUNTER",
         Kind::Gauge => "INFERMETRICS_METRIC_KIND_GAUGE",
         Kind::Histogram => "INFERMETRICS_METRIC_KIND_HISTOGRAM",
+        Kind::Summary => "INFERMETRICS_METRIC_KIND_SUMMARY",
     }
 }
 
@@ -203,17 +224,19 @@ fn negative_increment(v: f64) -> Error {
 
 #[cold]
 #[inline(never)]
-fn nan_observation() -> Error {
-    Error::invalid_arg(
-        "INFERMETRICS_METRIC_KIND_HISTOGRAM cannot observe NaN (it would turn _sum into NaN for good)",
-    )
+fn nan_observation(kind: Kind) -> Error {
+    Error::invalid_arg(format!(
+        "{} cannot observe NaN (it would turn _sum into NaN for good)",
+        kind_name(kind)
+    ))
 }
 
 fn kind_of(k: u8) -> Kind {
     match k {
         0 => Kind::Counter,
         1 => Kind::Gauge,
-        _ => Kind::Histogram,
+        2 => Kind::Histogram,
+        _ => Kind::Summary,
     }
 }
 
@@ -244,13 +267,28 @@ impl Series {
     fn layout(kind: Kind, cells: usize, body_len: usize) -> (Layout, usize) {
         let fixed = match kind {
             Kind::Histogram => size_of::<Hist>() + cells * 8,
+            Kind::Summary => size_of::<Summ>(),
             _ => size_of::<Scalar>(),
         };
         let layout = Layout::from_size_align(fixed + body_len, 8).expect("series layout");
         (layout, fixed)
     }
 
-    /// A new series at 0 with one reference; `bounds` for histograms (validated).
+    /// A new summary series (empty window) with one reference.
+    pub fn new_summary(body: &str, args: Arc<SummaryArgs>) -> Series {
+        let series = Series::new(Kind::Summary, body, None);
+        // SAFETY: a fresh summary allocation; its state field is written once, before use
+        unsafe {
+            std::ptr::write(
+                std::ptr::addr_of_mut!((*(series.0.as_ptr() as *mut Summ)).state),
+                ManuallyDrop::new(SummaryState::new(args)),
+            );
+        }
+        series
+    }
+
+    /// A new series at 0 with one reference; `bounds` for histograms (validated). A summary
+    /// is made with [`Series::new_summary`].
     pub fn new(kind: Kind, body: &str, bounds: Option<Arc<[f64]>>) -> Series {
         let cells = match (&bounds, kind) {
             (Some(b), Kind::Histogram) => b.len() + 1,
@@ -300,6 +338,7 @@ impl Series {
                 }
                 ManuallyDrop::drop(&mut h.bounds);
             }
+            Kind::Summary => ManuallyDrop::drop(&mut (*(p as *mut Summ)).state),
             _ => {
                 let s = *(*(p as *mut Scalar)).stripes.get_mut();
                 if !s.is_null() {
@@ -326,6 +365,12 @@ impl Series {
     fn hist(&self) -> &Hist {
         // SAFETY: only called for histograms, whose allocation starts with Hist
         unsafe { &*(self.0.as_ptr() as *const Hist) }
+    }
+
+    #[inline(always)]
+    fn summary(&self) -> &SummaryState {
+        // SAFETY: only called for summaries, whose allocation starts with Summ
+        unsafe { &(*(self.0.as_ptr() as *const Summ)).state }
     }
 
     #[inline(always)]
@@ -382,7 +427,7 @@ impl Series {
                 cas_add(&self.scalar().value, v);
                 Ok(())
             }
-            Kind::Histogram => Err(not_supported(Kind::Histogram, "Increment")),
+            k => Err(not_supported(k, "Increment")),
         }
     }
 
@@ -423,11 +468,17 @@ impl Series {
 
     #[inline]
     pub fn observe(&self, v: f64) -> Result<()> {
-        if self.kind() != Kind::Histogram {
-            return Err(not_supported(self.kind(), "Observe"));
+        match self.kind() {
+            Kind::Histogram => {}
+            Kind::Summary if !v.is_nan() => {
+                self.summary().observe(v);
+                return Ok(());
+            }
+            Kind::Summary => return Err(nan_observation(Kind::Summary)),
+            k => return Err(not_supported(k, "Observe")),
         }
         if v.is_nan() {
-            return Err(nan_observation());
+            return Err(nan_observation(Kind::Histogram));
         }
         let h = self.hist();
         let bounds: &[f64] = &h.bounds;
@@ -473,7 +524,7 @@ impl Series {
     /// The value of a counter or gauge (a counter's stripes summed).
     pub fn value(&self) -> Result<f64> {
         match self.kind() {
-            Kind::Histogram => Err(not_supported(Kind::Histogram, "Value")),
+            k @ (Kind::Histogram | Kind::Summary) => Err(not_supported(k, "Value")),
             _ => {
                 let s = self.scalar();
                 let mut v = f64::from_bits(s.value.load(Ordering::Relaxed));
@@ -515,10 +566,24 @@ impl Series {
         }
     }
 
+    /// Reads a summary: drains its buffer, then its quantiles, `_sum` and `_count`.
+    pub fn summary_snapshot(&self) -> SummarySnapshot {
+        self.summary().snapshot()
+    }
+
+    /// A summary's quantiles and window (None for other kinds).
+    pub fn summary_args(&self) -> Option<&SummaryArgs> {
+        match self.kind() {
+            Kind::Summary => Some(self.summary().args()),
+            _ => None,
+        }
+    }
+
     /// Whether the series has grown stripes (for tests and benchmarks).
     pub fn is_striped(&self) -> bool {
         let p = match self.kind() {
             Kind::Histogram => &self.hist().stripes,
+            Kind::Summary => return false,
             _ => &self.scalar().stripes,
         };
         !p.load(Ordering::Acquire).is_null()
@@ -528,6 +593,9 @@ impl Series {
     pub fn allocated_bytes(&self) -> usize {
         let cells = self.hdr().cells as usize;
         let (layout, _) = Series::layout(self.kind(), cells, self.hdr().body_len as usize);
+        if self.kind() == Kind::Summary {
+            return layout.size() + self.summary().allocated_bytes();
+        }
         let words = if self.kind() == Kind::Histogram {
             cells + 1
         } else {

@@ -82,17 +82,29 @@ pub fn render_label_body(pairs: &[(String, String)]) -> String {
 
 /// The start of a sample line: `name[suffix][{body[,le="bound"]}] ` (trailing space included).
 pub fn push_sample_prefix(out: &mut String, name: &str, suffix: &str, body: &str, le: Option<f64>) {
+    push_sample_prefix_with(out, name, suffix, body, le.map(|b| ("le", b)));
+}
+
+/// As [`push_sample_prefix`] with any numeric label appended last (`le`, `quantile`).
+pub fn push_sample_prefix_with(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    body: &str,
+    extra: Option<(&str, f64)>,
+) {
     out.push_str(name);
     out.push_str(suffix);
-    if !body.is_empty() || le.is_some() {
+    if !body.is_empty() || extra.is_some() {
         out.push('{');
         out.push_str(body);
-        if let Some(b) = le {
+        if let Some((label, v)) = extra {
             if !body.is_empty() {
                 out.push(',');
             }
-            out.push_str("le=\"");
-            push_f64(out, b);
+            out.push_str(label);
+            out.push_str("=\"");
+            push_f64(out, v);
             out.push('"');
         }
         out.push('}');

@@ -1,23 +1,54 @@
-//! The metrics server: an HTTP thread serving `GET /metrics` and the collector threads.
+//! The metrics server: an HTTP thread serving `GET /metrics`, a render thread, and the
+//! collector threads.
 //!
 //! What a scrape serves is an [`Exposition`]: the process-wide registry rendered at that
 //! moment, plus the families each collector last published. Collectors run on their own
-//! threads every interval; a scrape never runs one and never waits for one.
+//! threads every interval; a scrape never runs one and never waits for one. The HTTP side
+//! (hyper, its bounds and deadlines) is described in `http.rs`.
+//!
+//! Fork safety: every lock taken here is taken inside [`fork::gate`], and a server inherited
+//! by a forked child (whose threads do not exist there) is forgotten, never joined, when it
+//! is dropped (see `crate::core::fork`).
 mod http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::collect::{self, Collector, FamilyText};
 use crate::core::{fork, log, text, Error, Registry, Result};
 
+pub use http::{DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS_LIMIT};
+
 /// Checks a bind address without binding (for the options setter).
 pub fn check_address(address: &str) -> Result<()> {
     http::parse_ip(address).map(|_| ())
+}
+
+/// Checks a connection cap (for the options setter and the environment): 1 to
+/// [`MAX_CONNECTIONS_LIMIT`].
+pub fn check_max_connections(n: u64) -> Result<u32> {
+    match u32::try_from(n) {
+        Ok(v) if (1..=MAX_CONNECTIONS_LIMIT).contains(&v) => Ok(v),
+        _ => Err(Error::invalid_arg(format!(
+            "max connections {} is out of range: expected 1 to {}",
+            n, MAX_CONNECTIONS_LIMIT
+        ))),
+    }
+}
+
+/// Feeds `input` as the bytes a client sends on one connection (then half-closes it)
+/// through the very connection setup and service the server uses, with the same limits,
+/// and returns every byte the server wrote (at most 1 MiB; at most 2 s). Renders the
+/// process-wide registry on the calling thread. For fuzzing: it never panics on any input
+/// and never hangs; called from a thread that runs a tokio runtime, it runs the exchange on
+/// a thread of its own.
+#[doc(hidden)]
+pub fn fuzz_http_exchange(input: &[u8]) -> Vec<u8> {
+    http::fuzz_exchange(input)
 }
 
 /// What a server is asked to do (`INFERMETRICS_ServerOptions`). Defaults are Triton's.
@@ -39,6 +70,8 @@ pub struct ServerConfig {
     pub host: bool,
     /// The paths whose filesystems the host group reports (default `/`).
     pub disk_paths: Vec<String>,
+    /// Most connections served at once (1 to [`MAX_CONNECTIONS_LIMIT`]).
+    pub max_connections: u32,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +88,7 @@ impl Default for ServerConfig {
             container: true,
             host: false,
             disk_paths: collect::default_disk_paths(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -68,11 +102,13 @@ pub struct EnvOverrides {
     pub nvml_library: Option<PathBuf>,
     /// Collector switches and disk paths (`INFERMETRICS_COLLECTORS`, `INFERMETRICS_HOST_METRICS`, ...).
     pub collectors: collect::CollectorEnv,
+    pub max_connections: Option<u32>,
 }
 
 impl EnvOverrides {
-    /// Reads `INFERMETRICS_ADDRESS`, `INFERMETRICS_PORT`, `INFERMETRICS_INTERVAL_MS` and
-    /// `INFERMETRICS_NVML_LIBRARY`; a value that does not parse is an error naming the variable.
+    /// Reads `INFERMETRICS_ADDRESS`, `INFERMETRICS_PORT`, `INFERMETRICS_INTERVAL_MS`,
+    /// `INFERMETRICS_NVML_LIBRARY` and `INFERMETRICS_MAX_CONNECTIONS`; a value that does not
+    /// parse is an error naming the variable.
     pub fn from_env() -> Result<EnvOverrides> {
         fn var(name: &str) -> Result<Option<String>> {
             match std::env::var(name) {
@@ -125,12 +161,28 @@ impl EnvOverrides {
             }
             p => p.map(PathBuf::from),
         };
+        let max_connections = match var("INFERMETRICS_MAX_CONNECTIONS")? {
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| check_max_connections(n).ok())
+                    .ok_or_else(|| {
+                        Error::invalid_arg(format!(
+                            "environment variable INFERMETRICS_MAX_CONNECTIONS='{}' is not a number of connections (1..{})",
+                            v, MAX_CONNECTIONS_LIMIT
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
         Ok(EnvOverrides {
             address,
             port,
             interval,
             nvml_library,
             collectors: collect::CollectorEnv::from_env()?,
+            max_connections,
         })
     }
 
@@ -148,6 +200,9 @@ impl EnvOverrides {
             c.nvml_library = Some(n.clone());
         }
         self.collectors.apply(c);
+        if let Some(m) = self.max_connections {
+            c.max_connections = m;
+        }
     }
 }
 
@@ -256,38 +311,70 @@ pub(crate) fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> boo
 }
 
 /// Wakes sleeping server threads at once when the server stops.
+///
+/// A flag plus thread parking rather than a Condvar: a Condvar re-takes its mutex when the
+/// wait ends, outside any fork gate; here the only lock (the list of sleepers) is taken
+/// inside the gate, briefly, and never held while sleeping.
 #[derive(Default)]
 pub(crate) struct StopSignal {
-    stopped: Mutex<bool>,
-    cv: Condvar,
+    stopped: AtomicBool,
+    sleepers: Mutex<Vec<std::thread::Thread>>,
 }
 
 impl StopSignal {
     pub(crate) fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.cv.notify_all();
+        self.stopped.store(true, Ordering::SeqCst);
+        let sleepers = {
+            let _g = fork::gate();
+            self.sleepers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        for t in sleepers {
+            t.unpark();
+        }
     }
+
     pub(crate) fn is_stopped(&self) -> bool {
-        *self.stopped.lock().unwrap_or_else(|p| p.into_inner())
+        self.stopped.load(Ordering::SeqCst)
     }
+
     /// Sleeps up to `d`; returns true when stopped.
     pub(crate) fn wait(&self, d: Duration) -> bool {
-        let g = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
-        let (g, _) = self
-            .cv
-            .wait_timeout_while(g, d, |s| !*s)
-            .unwrap_or_else(|p| p.into_inner());
-        *g
+        let me = std::thread::current();
+        {
+            let _g = fork::gate();
+            let mut sleepers = self.sleepers.lock().unwrap_or_else(|p| p.into_inner());
+            if !sleepers.iter().any(|t| t.id() == me.id()) {
+                sleepers.push(me);
+            }
+        }
+        let deadline = std::time::Instant::now() + d;
+        loop {
+            // registered before this check, so a stop() after it unparks us
+            if self.is_stopped() {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
     }
 }
 
-/// A running metrics server. Dropping it stops and joins its threads.
+/// A running metrics server. Dropping it stops and joins its threads (in the process that
+/// started it; a forked child that inherited it only forgets them).
 pub struct Server {
     exposition: Arc<Exposition>,
     addr: SocketAddr,
     stop: Arc<StopSignal>,
     http: Option<http::HttpServer>,
     collectors: Vec<(&'static str, JoinHandle<()>)>,
+    /// The fork generation that started it ([`fork::epoch`]).
+    epoch: u64,
 }
 
 /// Runs `members` one after the other on one thread: at once, then every interval.
@@ -339,7 +426,9 @@ impl Server {
         } else {
             config.interval
         };
-        let listener = http::bind(&config.address, config.port)?;
+        let max_connections = check_max_connections(u64::from(config.max_connections))?;
+        // registered for the fork handler; the guard unregisters it on the error paths
+        let listener = http::ListenerGuard::new(http::bind(&config.address, config.port)?);
         let addr = listener
             .local_addr()
             .map_err(|e| Error::internal(format!("local_addr: {}", e)))?;
@@ -379,6 +468,7 @@ impl Server {
             stop: Arc::clone(&stop),
             http: None,
             collectors: Vec::new(),
+            epoch: fork::epoch(),
         };
         if !shared.is_empty() {
             server.collectors.push(spawn_collectors(
@@ -400,10 +490,13 @@ impl Server {
         wait_until(FIRST_COLLECTION_WAIT, || {
             slots.iter().all(|s| s.published.load(Ordering::Acquire))
         });
+        let listener = listener
+            .into_inner()
+            .ok_or_else(|| Error::internal("the listening socket was lost"))?;
         server.http = Some(http::HttpServer::start(
             listener,
             exposition,
-            Arc::clone(&stop),
+            max_connections,
         )?);
         log::info(&format!(
             "Started metrics service at {} (GET /metrics)",
@@ -427,6 +520,15 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if fork::epoch() != self.epoch {
+            // inherited by a forked child: its threads do not exist here, so there is
+            // nothing to signal or join (fork's child handler closed its sockets)
+            std::mem::forget(self.http.take());
+            for c in self.collectors.drain(..) {
+                std::mem::forget(c);
+            }
+            return;
+        }
         self.stop.stop();
         if let Some(h) = self.http.take() {
             h.shutdown();

@@ -15,6 +15,11 @@ pub enum INFERMETRICS_MetricKind {
     INFERMETRICS_METRIC_KIND_GAUGE = 1,
     /// Histogram with fixed buckets: MetricObserve; needs INFERMETRICS_MetricArgs.
     INFERMETRICS_METRIC_KIND_HISTOGRAM = 2,
+    /// Summary (our extension; Triton's C API has no summary kind): MetricObserve; quantiles
+    /// over a sliding time window plus `_sum` and `_count`; needs INFERMETRICS_MetricArgs set
+    /// with INFERMETRICS_MetricArgsSetSummary. Printed as `name{...,quantile="0.5"}` lines,
+    /// then `name_sum` and `name_count`.
+    INFERMETRICS_METRIC_KIND_SUMMARY = 3,
 }
 
 #[repr(transparent)]

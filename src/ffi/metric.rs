@@ -19,7 +19,8 @@ pub struct INFERMETRICS_Metric {
 castable!(INFERMETRICS_Metric => MetricHandle, 5);
 
 /// Creates (or shares) the series of `family` with these labels. Same as
-/// INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges.
+/// INFERMETRICS_MetricNewWithArgs with NULL args: right for counters and gauges (histograms
+/// and summaries need args).
 ///
 /// @param metric out: the new handle, owned by the caller (free with INFERMETRICS_MetricDelete).
 /// @param family a live family handle; it counts this metric as its child.
@@ -46,13 +47,17 @@ pub unsafe extern "C" fn INFERMETRICS_MetricNew(
 /// in Metric args.") or with args not set to histogram ("Metric args not set to histogram
 /// kind."); buckets finite and strictly increasing ("Bucket Boundaries must be strictly
 /// sorted"); label names. Re-creating an existing histogram series keeps its first buckets.
+/// A summary (our extension) needs args set with INFERMETRICS_MetricArgsSetSummary ("Quantiles
+/// not found in Metric args." without args, "Metric args not set to summary kind." with other
+/// args); the label `quantile` is reserved on it; re-creating an existing summary series keeps
+/// its first quantiles and window.
 ///
 /// @param metric out: the new handle, owned by the caller (free with INFERMETRICS_MetricDelete).
 /// @param family a live family handle.
 /// @param labels as for INFERMETRICS_MetricNew.
 /// @param label_count as for INFERMETRICS_MetricNew.
-/// @param args NULL (counters, gauges) or args set with INFERMETRICS_MetricArgsSetHistogram
-///        (histograms); not retained.
+/// @param args NULL (counters, gauges), args set with INFERMETRICS_MetricArgsSetHistogram
+///        (histograms) or INFERMETRICS_MetricArgsSetSummary (summaries); not retained.
 /// @return NULL on success; INVALID_ARG as listed above.
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_MetricNewWithArgs(
@@ -96,7 +101,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricDelete(
 ///
 /// @param metric a live metric.
 /// @param value out: the value.
-/// @return NULL on success; UNSUPPORTED for a histogram; INVALID_ARG for NULL arguments.
+/// @return NULL on success; UNSUPPORTED for a histogram or summary; INVALID_ARG for NULL arguments.
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_MetricValue(
     metric: *mut INFERMETRICS_Metric,
@@ -116,7 +121,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricValue(
 /// @param metric a live counter or gauge.
 /// @param value the increment.
 /// @return NULL on success; INVALID_ARG for a negative or NaN counter increment or NULL
-///         metric; UNSUPPORTED for a histogram.
+///         metric; UNSUPPORTED for a histogram or summary.
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(
     metric: *mut INFERMETRICS_Metric,
@@ -131,7 +136,7 @@ pub unsafe extern "C" fn INFERMETRICS_MetricIncrement(
 ///
 /// @param metric a live gauge.
 /// @param value the new value.
-/// @return NULL on success; UNSUPPORTED for a counter or histogram; INVALID_ARG for NULL.
+/// @return NULL on success; UNSUPPORTED for a counter, histogram or summary; INVALID_ARG for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_MetricSet(
     metric: *mut INFERMETRICS_Metric,
@@ -143,9 +148,11 @@ pub unsafe extern "C" fn INFERMETRICS_MetricSet(
 }
 
 /// Records one observation in a histogram: the first bucket with `value <= bound` (or +Inf)
-/// gains one, `_sum` gains `value`. Lock-free.
+/// gains one, `_sum` gains `value`. Or in a summary: the value joins the quantiles' window
+/// and `_sum`/`_count` (the window is updated off this thread, see
+/// INFERMETRICS_MetricArgsSetSummary). Lock-free.
 ///
-/// @param metric a live histogram.
+/// @param metric a live histogram or summary.
 /// @param value the observation; NaN is refused.
 /// @return NULL on success; UNSUPPORTED for a counter or gauge; INVALID_ARG for NaN or NULL.
 #[no_mangle]

@@ -14,6 +14,7 @@
 //! | `INFERMETRICS_Metric`         | `metric.rs`    |
 //! | `INFERMETRICS_Metrics`        | `metrics.rs`   |
 //! | `INFERMETRICS_ServerOptions`, `INFERMETRICS_Server`, pinned report | `server.rs` |
+//! | `INFERMETRICS_ModelReporter`, `INFERMETRICS_SetMetricsConfig` (Triton's inference statistics) | `reporter.rs` |
 //! | logging, version              | `log.rs`       |
 #![allow(non_camel_case_types, non_snake_case, clippy::missing_safety_doc)]
 
@@ -26,4 +27,5 @@ pub mod log;
 pub mod metric;
 pub mod metrics;
 pub mod parameter;
+pub mod reporter;
 pub mod server;

@@ -192,8 +192,18 @@ pub(crate) unsafe fn with_labels<R>(
     count: u64,
     f: impl FnOnce(&mut [(&str, &str)]) -> Result<R>,
 ) -> Result<R> {
+    with_params(labels, count, "labels", f)
+}
+
+/// As [`with_labels`] for an array argument named `arg` in messages.
+pub(crate) unsafe fn with_params<R>(
+    labels: *const *const INFERMETRICS_Parameter,
+    count: u64,
+    arg: &str,
+    f: impl FnOnce(&mut [(&str, &str)]) -> Result<R>,
+) -> Result<R> {
     const ON_STACK: usize = 8;
-    let ptrs = super::boundary::try_slice(labels, count, "labels", 4096)?;
+    let ptrs = super::boundary::try_slice(labels, count, arg, 4096)?;
     let mut stack: [(&str, &str); ON_STACK] = [("", ""); ON_STACK];
     let mut heap: Vec<(&str, &str)> = Vec::new();
     let out: &mut [(&str, &str)] = if ptrs.len() <= ON_STACK {
@@ -205,7 +215,7 @@ pub(crate) unsafe fn with_labels<R>(
     for (i, (&p, slot)) in ptrs.iter().zip(out.iter_mut()).enumerate() {
         let param = match try_ref(p, "labels[i]") {
             Ok(param) => param,
-            Err(_) => try_ref(p, &format!("labels[{}]", i))?,
+            Err(_) => try_ref(p, &format!("{}[{}]", arg, i))?,
         };
         *slot = param.as_label()?;
     }

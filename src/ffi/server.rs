@@ -37,11 +37,12 @@ pub struct INFERMETRICS_Server {
 castable!(INFERMETRICS_Server => Server, 8);
 
 /// Creates server options with the defaults, then reads the environment overrides
-/// INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS and
-/// INFERMETRICS_NVML_LIBRARY, and the collector switches INFERMETRICS_COLLECTORS,
-/// INFERMETRICS_<NAME>_METRICS (PROCESS, CONTAINER, HOST, CPU, GPU, PINNED_MEMORY) and
-/// INFERMETRICS_DISK_PATHS. An environment value, when set, wins over what code sets later
-/// with the setters, so an operator can move a server without rebuilding the host.
+/// INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS,
+/// INFERMETRICS_NVML_LIBRARY and INFERMETRICS_MAX_CONNECTIONS, and the collector switches
+/// INFERMETRICS_COLLECTORS, INFERMETRICS_<NAME>_METRICS (PROCESS, CONTAINER, HOST, CPU, GPU,
+/// PINNED_MEMORY) and INFERMETRICS_DISK_PATHS. An environment value, when set, wins over
+/// what code sets later with the setters, so an operator can move a server without
+/// rebuilding the host.
 ///
 /// @param options out: the new options, owned by the caller (free with INFERMETRICS_ServerOptionsDelete).
 /// @return NULL on success; INVALID_ARG if `options` is NULL or an environment variable
@@ -171,6 +172,35 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(
 ) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics", || {
         try_mut(options, "options")?.config.pinned = enable.0 != 0;
+        Ok(())
+    })
+}
+
+/// Sets the most connections the server keeps open at once. Default 256. At the cap, a new
+/// connection closes one that is not inside a request (a partial request head first, else
+/// the longest-idle one); when every connection is inside a request, new ones wait in the
+/// kernel's backlog until one finishes. So the server never holds more sockets than this
+/// (plus its listener and one connection being accepted). Also settable with the
+/// environment variable INFERMETRICS_MAX_CONNECTIONS.
+///
+/// @param options live options.
+/// @param max_connections the cap, 1 to 65536.
+/// @return NULL on success; INVALID_ARG if `options` is NULL or `max_connections` is 0 or
+///         larger than 65536.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetMaxConnections(
+    options: *mut INFERMETRICS_ServerOptions,
+    max_connections: u32,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetMaxConnections", || {
+        let o = try_mut(options, "options")?;
+        o.config.max_connections =
+            crate::exporter::check_max_connections(u64::from(max_connections)).map_err(|e| {
+                crate::core::Error::invalid_arg(format!(
+                    "argument 'max_connections': {}",
+                    e.message
+                ))
+            })?;
         Ok(())
     })
 }
@@ -305,10 +335,13 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetDiskPaths(
 }
 
 /// Starts a metrics server: binds the socket before returning, runs each collector once,
-/// then serves GET /metrics (and /metrics/, and HEAD) on its own threads, with
-/// content type "text/plain; version=0.0.4; charset=utf-8"; other paths 404, other
-/// methods 405. Collectors run every interval on the server's threads, never on the caller's.
-/// Several servers may run in one process, each on its own port.
+/// then serves GET /metrics (and /metrics/, and HEAD) with content type
+/// "text/plain; version=0.0.4; charset=utf-8"; other paths 404, other methods 405, malformed
+/// requests 400. One thread serves every connection (at most the options' max connections;
+/// a request head must arrive within 10 s of its first byte, an idle connection is closed
+/// after 60 s) and another renders, so a large registry delays no other connection.
+/// Collectors run every interval on the server's threads, never on the caller's. Several
+/// servers may run in one process, each on its own port.
 ///
 /// @param server out: the running server, owned by the caller (free with INFERMETRICS_ServerDelete).
 /// @param options live options (not retained).
@@ -347,7 +380,9 @@ pub unsafe extern "C" fn INFERMETRICS_ServerPort(
 }
 
 /// Stops a server: stops and joins its threads (promptly, well under a second), and frees
-/// its port before returning. Safe while a scrape is in flight.
+/// its port before returning. Safe while a scrape is in flight. In a forked child that
+/// inherited the server this only frees the handle (the server's threads exist in the
+/// parent only, and its sockets were closed in the child at the fork).
 ///
 /// @param server the server; dangling after success.
 /// @return NULL on success; INVALID_ARG if NULL or not a live server.

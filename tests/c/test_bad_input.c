@@ -274,7 +274,7 @@ static void test_unknown_enum_values(void)
   ERR(INFERMETRICS_MetricFamilyNew(&f, (INFERMETRICS_MetricKind)7, "bad_kind_value", "d"),
       INFERMETRICS_ERROR_INVALID_ARG);
   CHECK(f == NULL);
-  ERR(INFERMETRICS_MetricFamilyNew(&f, (INFERMETRICS_MetricKind)3, "bad_kind_value", "d"),
+  ERR(INFERMETRICS_MetricFamilyNew(&f, (INFERMETRICS_MetricKind)4, "bad_kind_value", "d"),
       INFERMETRICS_ERROR_INVALID_ARG);
   CHECK(f == NULL);
   ERR(INFERMETRICS_MetricFamilyNew(&f, (INFERMETRICS_MetricKind)-1, "bad_kind_value", "d"),

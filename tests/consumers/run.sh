@@ -82,6 +82,10 @@ so="$PREFIX/lib/libinfermetrics.so.0.1.0"
 so_size=$(stat -c %s "$so")
 if [ "$so_size" -lt 2000000 ]; then pass "installed library is stripped ($so_size bytes)";
 else fail "installed library is $so_size bytes: not stripped?"; fi
+a="$PREFIX/lib/libinfermetrics.a"
+if [ -f "$a" ] && ! readelf -S "$a" 2>/dev/null | grep -q '\.debug_info'; then
+  pass "installed static library has no debug info ($(stat -c %s "$a") bytes)"
+else fail "installed static library carries debug info"; fi
 if readelf -S -W "$so" | grep -q '\.debug_info'; then fail "installed library still has .debug_info";
 else pass "installed library has no .debug_info"; fi
 expect_eq "debuglink" "libinfermetrics.so.0.1.0.debug" \

@@ -1,7 +1,8 @@
 /*
- * server_env_*: INFERMETRICS_PORT / INFERMETRICS_ADDRESS / INFERMETRICS_INTERVAL_MS, read by
- * ServerOptionsNew, win over what code sets; bad values make ServerOptionsNew fail with
- * INVALID_ARG naming the variable. One case per run: `server_env <case>`.
+ * server_env_*: INFERMETRICS_PORT / INFERMETRICS_ADDRESS / INFERMETRICS_INTERVAL_MS /
+ * INFERMETRICS_MAX_CONNECTIONS, read by ServerOptionsNew, win over what code sets; bad values
+ * make ServerOptionsNew fail with INVALID_ARG naming the variable. One case per run:
+ * `server_env <case>`.
  */
 #include "server_test.h"
 
@@ -10,6 +11,7 @@ static void unset_all(void)
   unsetenv("INFERMETRICS_PORT");
   unsetenv("INFERMETRICS_ADDRESS");
   unsetenv("INFERMETRICS_INTERVAL_MS");
+  unsetenv("INFERMETRICS_MAX_CONNECTIONS");
 }
 
 /* Options as code would set them (address, port, interval), after the environment is read. */
@@ -150,6 +152,44 @@ static void case_interval(void)
   }
 }
 
+/* INFERMETRICS_MAX_CONNECTIONS=2 over code that asks for 256: the server keeps at most 2
+   connections (a third one closes the oldest idle one to get in) */
+static void case_max_connections(void)
+{
+  uint16_t port = 0;
+  setenv("INFERMETRICS_MAX_CONNECTIONS", "2", 1);
+  INFERMETRICS_ServerOptions* o = code_options("127.0.0.1", 0, 100);
+  if (o) OK(INFERMETRICS_ServerOptionsSetMaxConnections(o, 256));
+  INFERMETRICS_Server* s = start(o, &port);
+  if (!s) return;
+  hc_conn a, b, c;
+  int ra = hc_connect(&a, "127.0.0.1", port, 2000);
+  st_sleep_ms(50);
+  int rb = hc_connect(&b, "127.0.0.1", port, 2000);
+  st_sleep_ms(50);
+  CHECK(ra == HC_OK && rb == HC_OK);
+  /* a third connection is served: the oldest idle one (a) makes room */
+  int rc = hc_connect(&c, "127.0.0.1", port, 2000);
+  if (rc == HC_OK) {
+    hc_response r;
+    rc = hc_request(&c, "GET", "/metrics", NULL, &r, 2000);
+    CHECKF(rc == HC_OK && r.status == 200, "a third connection over a cap of 2: %s", hc_strerror(rc));
+    if (rc == HC_OK) hc_response_free(&r);
+    hc_close(&c);
+  }
+  CHECKF(ra == HC_OK && hc_pending(&a, 1000) && hc_fill(&a, hc_now_ms() + 1000) == HC_ECLOSED,
+         "INFERMETRICS_MAX_CONNECTIONS=2: expected the oldest idle connection closed to make room");
+  if (rb == HC_OK) {
+    hc_response r;
+    rc = hc_request(&b, "GET", "/metrics", NULL, &r, 2000);
+    CHECKF(rc == HC_OK && r.status == 200, "the younger idle connection should still be served: %s", hc_strerror(rc));
+    if (rc == HC_OK) hc_response_free(&r);
+  }
+  if (ra == HC_OK) hc_close(&a);
+  if (rb == HC_OK) hc_close(&b);
+  STOP_SERVER(s);
+}
+
 static void case_bad(const char* var, const char* value)
 {
   INFERMETRICS_ServerOptions* const sentinel = (INFERMETRICS_ServerOptions*)(uintptr_t)0x5e17;
@@ -189,9 +229,14 @@ int main(int argc, char** argv)
   else if (strcmp(c, "bad_interval_negative") == 0) case_bad("INFERMETRICS_INTERVAL_MS", "-5");
   else if (strcmp(c, "bad_interval_abc") == 0) case_bad("INFERMETRICS_INTERVAL_MS", "soon");
   else if (strcmp(c, "bad_address") == 0) case_bad("INFERMETRICS_ADDRESS", "bogus");
+  else if (strcmp(c, "max_connections") == 0) case_max_connections();
+  else if (strcmp(c, "bad_max_connections_0") == 0) case_bad("INFERMETRICS_MAX_CONNECTIONS", "0");
+  else if (strcmp(c, "bad_max_connections_abc") == 0) case_bad("INFERMETRICS_MAX_CONNECTIONS", "many");
+  else if (strcmp(c, "bad_max_connections_huge") == 0) case_bad("INFERMETRICS_MAX_CONNECTIONS", "99999999999");
   else {
-    fprintf(stderr, "usage: %s port|address|interval|bad_port_abc|bad_port_70000|bad_port_negative|"
-                    "bad_interval_negative|bad_interval_abc|bad_address\n", argv[0]);
+    fprintf(stderr, "usage: %s port|address|interval|max_connections|bad_port_abc|bad_port_70000|"
+                    "bad_port_negative|bad_interval_negative|bad_interval_abc|bad_address|bad_max_connections_0|"
+                    "bad_max_connections_abc|bad_max_connections_huge\n", argv[0]);
     return 2;
   }
   unset_all();

@@ -30,6 +30,14 @@ int main(void)
   NULL_ARG(INFERMETRICS_ServerOptionsSetNvmlLibrary(o, NULL), "path");
   /* an empty NVML path is refused too (documented) */
   ERR(INFERMETRICS_ServerOptionsSetNvmlLibrary(o, ""), INFERMETRICS_ERROR_INVALID_ARG);
+  NULL_ARG(INFERMETRICS_ServerOptionsSetMaxConnections(NULL, 16), "options");
+  /* the connection cap: 1 to 65536 (documented) */
+  ERR_MSG(INFERMETRICS_ServerOptionsSetMaxConnections(o, 0), INFERMETRICS_ERROR_INVALID_ARG, "max_connections");
+  ERR_MSG(INFERMETRICS_ServerOptionsSetMaxConnections(o, 65537), INFERMETRICS_ERROR_INVALID_ARG, "max_connections");
+  ERR(INFERMETRICS_ServerOptionsSetMaxConnections(o, UINT32_MAX), INFERMETRICS_ERROR_INVALID_ARG);
+  OK(INFERMETRICS_ServerOptionsSetMaxConnections(o, 65536));
+  OK(INFERMETRICS_ServerOptionsSetMaxConnections(o, 1));
+  OK(INFERMETRICS_ServerOptionsSetMaxConnections(o, 256));
 
   OK(INFERMETRICS_ServerOptionsSetAddress(o, "127.0.0.1"));
   OK(INFERMETRICS_ServerOptionsSetPort(o, 0));

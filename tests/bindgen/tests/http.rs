@@ -1,5 +1,5 @@
 //! The metrics server's HTTP/1.1 handling over a raw socket: pipelining, HTTP/1.0, request
-//! bodies, absolute-form targets, and the error answers (400, 405, 413, 431, 501, 505).
+//! bodies, absolute-form targets, and the error answers (400, 405, 413, 431).
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -82,18 +82,19 @@ fn http_protocol_edges() {
     );
     pending.drain(..i + 4);
     assert_eq!(read_response(&mut s, &mut pending).0, 404);
-    // a POST with a body: 405, body discarded, connection still usable
-    s.write_all(b"POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET http://example/metrics?x=1 HTTP/1.1\r\n\r\n").unwrap();
+    // a POST without a body: 405, connection still usable; absolute-form target
+    s.write_all(b"POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\nGET http://example/metrics?x=1 HTTP/1.1\r\nHost: example\r\n\r\n").unwrap();
     let (st, head, _) = read_response(&mut s, &mut pending);
     assert_eq!(st, 405);
     assert!(head.contains("Allow: GET, HEAD"));
+    assert!(!head.contains("Connection: close"), "{}", head);
     assert_eq!(
         read_response(&mut s, &mut pending).0,
         200,
         "absolute-form target"
     );
     // Connection: close is honoured
-    s.write_all(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .unwrap();
     let (st, head, _) = read_response(&mut s, &mut pending);
     assert_eq!(st, 200);
@@ -115,19 +116,33 @@ fn http_protocol_edges() {
     assert_eq!(read_response(&mut s, &mut pending).0, 200);
     assert!(closed(&mut s));
 
+    // a POST with a body: answered from its head (the body is never read), then closed
+    let mut s = connect(port);
+    let mut pending = Vec::new();
+    s.write_all(b"POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+        .unwrap();
+    let (st, head, _) = read_response(&mut s, &mut pending);
+    assert_eq!(st, 405);
+    assert!(head.contains("Connection: close"), "{}", head);
+    assert!(closed(&mut s));
+
     // error answers, each closing the connection
     for (req, want) in [
         (&b"garbage\r\n\r\n"[..], 400),
-        (b"GET /metrics HTTP/2.0\r\n\r\n", 505),
+        (b"GET /metrics HTTP/2.0\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1\r\n\r\n", 400),
         (
-            b"POST /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-            501,
+            b"POST /metrics HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            405,
         ),
         (
-            b"POST /metrics HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n",
+            b"POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 10000000\r\n\r\n",
             413,
         ),
-        (b"GET /metrics HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+        (
+            b"GET /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n",
+            400,
+        ),
     ] {
         let mut s = connect(port);
         let mut pending = Vec::new();
