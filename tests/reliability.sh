@@ -16,11 +16,11 @@ mkdir -p build
 declare -a SUMMARY
 rc=0
 stage() {  # name command...
-  local name=$1 t0 t1 r=0
+  local name=$1 t0 t1 r
   shift
   echo; echo "== $name"
   t0=$(date +%s)
-  "$@" 2>&1 | tee "build/reliability-$name.log" || r=$?
+  "$@" 2>&1 | tee "build/reliability-$name.log"
   r=${PIPESTATUS[0]}
   t1=$(date +%s)
   SUMMARY+=("$(printf '%-9s %-6s %4d s  %s' "$name" "$([ "$r" = 0 ] && echo ok || echo FAILED)" $((t1 - t0)) "$(grep -E '^== (sanitize|valgrind|fuzz):' "build/reliability-$name.log" | tail -1 | sed 's/^== [a-z]*: //')")")
