@@ -66,7 +66,10 @@ run_ctest() {
 #                           fork-safe, and the test passes in the normal build (CTest) and under
 #                           valgrind; the single-threaded fork tests (fork_dlclose, server_fork)
 #                           still run here.
-EXCLUDE=${SANITIZE_EXCLUDE:-'^(server_valgrind_groups|fork_busy_parent)$'}
+#   gpu_valgrind            runs its probe under valgrind (as server_valgrind_groups)
+#   gpu_real_selftest       compiles its own probe with plain cc against the library, which
+#                           here is the ASan build and needs the ASan runtime first
+EXCLUDE=${SANITIZE_EXCLUDE:-'^(server_valgrind_groups|fork_busy_parent|gpu_valgrind|gpu_real_selftest)$'}
 # fork_dlclose unloads the library on purpose: what its statics own (the handle table's first
 # chunk, the registry's maps: about 97 KB) is unreachable after dlclose, by design (families and
 # handles live for the life of the library), so it runs with leak detection off; every other
