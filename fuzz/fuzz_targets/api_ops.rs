@@ -296,7 +296,9 @@ impl State {
         let (cn, ch) = (cstring(&name), cstring(&help));
         let mut h = null_mut();
         let e = INFERMETRICS_MetricFamilyNew(&mut h, RawMetricKind(raw), cn.as_ptr(), ch.as_ptr());
-        let valid = raw < 3 && rules::valid_metric_name(&name) && std::str::from_utf8(&help).is_ok();
+        let valid = raw < 3
+            && rules::valid_family_name(&name, raw as u32)
+            && std::str::from_utf8(&help).is_ok();
         let name = String::from_utf8(name).unwrap_or_default();
         let clash = valid
             && Registered::global()

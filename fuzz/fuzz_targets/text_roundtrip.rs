@@ -108,7 +108,9 @@ unsafe fn run(spec: &[FamilySpec]) {
         let (cn, ch) = (cstring(&name), cstring(&help));
         let mut fh = null_mut();
         let e = INFERMETRICS_MetricFamilyNew(&mut fh, RawMetricKind(kind), cn.as_ptr(), ch.as_ptr());
-        let valid = kind < 3 && rules::valid_metric_name(&name) && std::str::from_utf8(&help).is_ok();
+        let valid = kind < 3
+            && rules::valid_family_name(&name, kind as u32)
+            && std::str::from_utf8(&help).is_ok();
         let name = String::from_utf8_lossy(&name).into_owned();
         let clash = valid && Registered::global().get(&name).is_some_and(|r| r.kind != kind);
         if !valid || clash {

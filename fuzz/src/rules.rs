@@ -6,6 +6,13 @@ pub fn valid_metric_name(b: &[u8]) -> bool {
     valid_name(b, true)
 }
 
+/// A family name for a kind (0 counter, 1 gauge, 2 histogram, 3 summary): a valid metric
+/// name, and not `_` for a histogram or summary, whose samples would then be `__bucket`,
+/// `__sum`, `__count` (names starting with `__` are reserved).
+pub fn valid_family_name(b: &[u8], kind: u32) -> bool {
+    valid_metric_name(b) && !(b == b"_" && (kind == 2 || kind == 3))
+}
+
 /// Label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
 pub fn valid_label_name(b: &[u8]) -> bool {
     valid_name(b, false)

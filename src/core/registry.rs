@@ -117,6 +117,14 @@ impl Registry {
     /// Opens (creating on first use) the family `name` of `kind` and returns a new handle on it.
     pub fn family(&self, kind: Kind, name: &str, help: &str) -> Result<FamilyHandle> {
         check_metric_name(name)?;
+        if name == "_" && matches!(kind, Kind::Histogram | Kind::Summary) {
+            // its samples would be `__bucket`, `__sum`, `__count`: names Prometheus reserves
+            return Err(Error::invalid_arg(format!(
+                "Invalid metric name '_' for a {}: its samples would be named __sum and __count, \
+                 and names starting with '__' are reserved",
+                kind.type_name()
+            )));
+        }
         let mut inner = fork::lock(&self.inner);
         if let Some(f) = inner.by_name.get(name) {
             if f.kind() != kind {
@@ -331,5 +339,14 @@ s_us_sum{m=\"a\"} 0\ns_us_count{m=\"a\"} 0\n"
         assert_eq!(t.matches("# TYPE many counter").count(), 1);
         drop(ms);
         assert_eq!(r.render_to_string(), "");
+    }
+
+    #[test]
+    fn underscore_histogram_would_print_reserved_names() {
+        let r = Registry::new();
+        assert!(r.family(Kind::Histogram, "_", "").is_err());
+        assert!(r.family(Kind::Summary, "_", "").is_err());
+        assert!(r.family(Kind::Counter, "_", "").is_ok());
+        assert!(r.family(Kind::Histogram, "_x", "").is_ok());
     }
 }
