@@ -44,6 +44,13 @@ else
   echo "   (libinfermetrics.so has no INFERMETRICS_ServerNew yet: bench_http skipped)"
 fi
 
+HAVE_GPU=0
+if [ "$HAVE_SERVER" = 1 ] && grep -q ' INFERMETRICS_ServerOptionsSetGpuVendor$' <<<"$SYMS"; then
+  HAVE_GPU=1
+  FAKE_NVML="$(bash "$ROOT/tests/fake_nvml/build.sh" "$OUT/fake_nvml")"
+  gcc "${CFLAGS[@]}" "$ROOT/benches/bench_gpu.c" -o "$OUT/bench_gpu" "${LDFLAGS[@]}" -ldl
+fi
+
 HAVE_PROMCPP=0
 if [ -f /usr/include/prometheus/text_serializer.h ] && [ -f /usr/include/prometheus/exposer.h ]; then
   HAVE_PROMCPP=1
@@ -73,6 +80,8 @@ run "bench_series (infermetrics: cost of one series, contended counter)" "$OUT/b
 # 1k..1M series (BENCH_SCALE_SIZES): memory, render and HTTP scrape time
 [ "$HAVE_SERVER" = 1 ] && run "bench_scale (1k to 1M series)" "$OUT/bench_scale"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp http (prometheus-cpp Exposer)" "$OUT/bench_promcpp" http
+# 8 fake GPUs, every group on: NVML calls and collector CPU per interval; no NVML call per scrape
+[ "$HAVE_GPU" = 1 ] && run "bench_gpu (GPU collector, 8 fake GPUs)" "$OUT/bench_gpu" "$FAKE_NVML"
 
 # Optional cross-check of the HTTP throughput with an independent load generator (apt: wrk).
 wrk_check() { # wrk_check IMPL CMD...  (CMD serves 100 series and prints "PORT n")
@@ -158,7 +167,15 @@ awk -F'\t' '
       if ("infermetrics,collect_all_cpu_pct" in v) {
         printf "%-38s %s  < 0.1%%: %s\n", "every group on, % of a core (2 s)", cell("infermetrics", "collect_all_cpu_pct", ""), verdict(v["infermetrics,collect_all_cpu_pct"] < 0.1)
         printf "%-38s %s\n", "  every group on, ms per interval", cell("infermetrics", "collect_all_ms_per_interval", "")
-        printf "%-38s %s\n", "  Triton's groups, ms per interval", cell("infermetrics", "collect_triton_ms_per_interval", "")
+        printf "%-38s %s\n", "  Triton groups only, ms per interval", cell("infermetrics", "collect_triton_ms_per_interval", "")
       }
+    }
+    if ("infermetrics,gpu_calls_per_interval" in v) {
+      printf "\n%-38s %18s\n", "GPU collector, 8 fake GPUs, all groups", "infermetrics"
+      printf "%-38s %s\n", "NVML calls per interval", cell("infermetrics", "gpu_calls_per_interval", "")
+      printf "%-38s %s\n", "CPU ms per interval (fast + energy)", cell("infermetrics", "gpu_cpu_ms_per_interval", "")
+      printf "%-38s %s\n", "XID thread CPU ms per second", cell("infermetrics", "gpu_xid_cpu_ms_per_s", "")
+      printf "%-38s %s  < 0.1 %%: %s\n", "% of a core at the 2 s interval", cell("infermetrics", "gpu_cpu_pct_at_2s", ""), verdict(v["infermetrics,gpu_cpu_pct_at_2s"] < 0.1)
+      printf "%-38s %s  == 0: %s\n", "NVML calls per 1000 scrapes", cell("infermetrics", "gpu_nvml_calls_per_1000_scrapes", ""), verdict(v["infermetrics,gpu_nvml_calls_per_1000_scrapes"] == 0)
     }
   }' "$OUT/results.txt"

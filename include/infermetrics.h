@@ -774,10 +774,11 @@ INFERMETRICS_Error *INFERMETRICS_ModelReporterSetHistogramBuckets(INFERMETRICS_M
 /**
  * Creates server options with the defaults, then reads the environment overrides
  * INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS,
- * INFERMETRICS_NVML_LIBRARY and INFERMETRICS_MAX_CONNECTIONS, and the collector switches
+ * INFERMETRICS_NVML_LIBRARY and INFERMETRICS_MAX_CONNECTIONS, the collector switches
  * INFERMETRICS_COLLECTORS, INFERMETRICS_<NAME>_METRICS (PROCESS, CONTAINER, HOST, CPU, GPU,
- * PINNED_MEMORY) and INFERMETRICS_DISK_PATHS. An environment value, when set, wins over
- * what code sets later with the setters, so an operator can move a server without
+ * PINNED_MEMORY), INFERMETRICS_DISK_PATHS and INFERMETRICS_GPU_VENDORS. An environment value,
+ * when set, wins over what code sets later with the setters, so an operator can move a server
+ * without
  * rebuilding the host.
  *
  * @param options out: the new options, owned by the caller (free with INFERMETRICS_ServerOptionsDelete).
@@ -940,6 +941,25 @@ INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetHostMetrics(INFERMETRICS_Server
  */
 INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetCollector(INFERMETRICS_ServerOptions *options,
                                                            const char *name,
+                                                           bool enable);
+
+/**
+ * Switches one GPU vendor on or off: "nvidia" (NVML), "amd" (amdgpu, from sysfs) or "intel"
+ * (xe and i915, from sysfs). Default: all on. Every vendor serves the same nv_gpu_* families
+ * (see docs/metrics.md); a vendor without GPUs on the machine costs nothing. Switching the GPU
+ * collector off (INFERMETRICS_ServerOptionsSetGpuMetrics) switches every vendor off. The
+ * environment variable INFERMETRICS_GPU_VENDORS (e.g. "-amd,-intel": a name or +name switches
+ * on, -name off, "all" and "none" every vendor; applied left to right), when set, wins over
+ * this call.
+ *
+ * @param options live options.
+ * @param vendor "nvidia", "amd" or "intel".
+ * @param enable true for on.
+ * @return NULL on success; INVALID_ARG for NULL arguments or an unknown vendor (the message
+ *         lists the known ones).
+ */
+INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetGpuVendor(INFERMETRICS_ServerOptions *options,
+                                                           const char *vendor,
                                                            bool enable);
 
 /**

@@ -227,9 +227,9 @@ fn configured_values_come_through_the_nvml_abi() {
 
     // A symbol the fake does not export fails only its own call.
     assert!(
-        matches!(d0.fan_speed(0), Err(NvmlError::FailedToLoadSymbol(_))),
-        "fan_speed is not in the fake: expected FailedToLoadSymbol, got {:?}",
-        d0.fan_speed(0)
+        matches!(d0.serial(), Err(NvmlError::FailedToLoadSymbol(_))),
+        "serial is not in the fake: expected FailedToLoadSymbol, got {:?}",
+        d0.serial()
     );
     assert_eq!(d0.power_usage().unwrap(), 312345, "other calls still work");
 
@@ -453,4 +453,179 @@ fn no_config_means_one_healthy_gpu_with_defaults() {
     })();
     std::env::set_var("FAKE_NVML_CONFIG", &f.config);
     result.expect("defaults without FAKE_NVML_CONFIG");
+}
+
+#[test]
+fn gpu_depth_symbols_come_through_nvml_wrapper() {
+    use nvml_wrapper::bitmasks::event::EventTypes;
+    use nvml_wrapper::enum_wrappers::device::{Clock, EccCounter, MemoryError, PerformancePolicy};
+    use nvml_wrapper::enums::device::{SampleValue, UsedGpuMemory};
+    use nvml_wrapper::enums::event::XidError;
+    use nvml_wrapper::enums::gpm::GpmMetricId;
+    use nvml_wrapper::structs::device::FieldId;
+
+    let _g = lock();
+    let f = fake();
+    f.configure(
+        "count = 2\n\
+         gpu0.pci_bus = 0x1b\n\
+         gpu0.sm_clock_mhz = 1755\n\
+         gpu0.mem_clock_mhz = 2619\n\
+         gpu0.fans = 2\n\
+         gpu0.fan1 = 64\n\
+         gpu0.reasons = 0x1044\n\
+         gpu0.violation.thermal = 1500000000\n\
+         gpu0.ecc_corrected = 7\n\
+         gpu0.ecc_uncorrected = 1\n\
+         gpu0.remap_cor = 3\n\
+         gpu0.remap_pending = 1\n\
+         gpu0.pcie_tx = 1000\n\
+         gpu0.pcie_step = 10\n\
+         gpu0.pcie_replays = 4\n\
+         gpu0.enc_util = 25\n\
+         gpu0.procs = self:1048576, 4242:2097152\n\
+         gpu0.xid_total = 1\n\
+         gpu0.xid = 48\n\
+         gpu1.fans = 0\n\
+         gpu1.mig = 1\n\
+         gpu1.mig_count = 2\n\
+         gpu1.mig_sparse = 1\n\
+         gpu1.gpm = 1\n\
+         gpu1.mig1.gr_active = 55\n\
+         gpu1.pcie.error = not_supported\n\
+         gpu1.event_types = 0x7\n",
+    );
+    let nvml = f.init().expect("init");
+    let d0 = nvml.device_by_index(0).unwrap();
+    let d1 = nvml.device_by_index(1).unwrap();
+    assert_eq!(d0.pci_info().unwrap().bus_id, "00000000:1B:00.0");
+    assert_eq!(d0.clock_info(Clock::SM).unwrap(), 1755);
+    assert_eq!(d0.clock_info(Clock::Memory).unwrap(), 2619);
+    assert_eq!(d0.num_fans().unwrap(), 2);
+    assert_eq!(d0.fan_speed(1).unwrap(), 64);
+    assert!(matches!(d1.num_fans(), Err(NvmlError::NotSupported)));
+    assert!(matches!(d1.fan_speed(0), Err(NvmlError::NotSupported)));
+    // the wrapper's deprecated-name call drops unknown bits (0x1000 here)
+    assert_eq!(d0.current_throttle_reasons().unwrap().bits(), 0x44);
+    unsafe {
+        let mut bits = 0u64;
+        let f = nvml
+            .lib()
+            .nvmlDeviceGetCurrentClocksEventReasons
+            .as_ref()
+            .unwrap();
+        assert_eq!(f(d0.handle(), &mut bits), 0);
+        assert_eq!(bits, 0x44, "masked by the supported reasons (0x1ff)");
+    }
+    assert_eq!(
+        d0.violation_status(PerformancePolicy::Thermal)
+            .unwrap()
+            .violation_time,
+        1_500_000_000
+    );
+    assert_eq!(
+        d0.total_ecc_errors(MemoryError::Corrected, EccCounter::Volatile)
+            .unwrap(),
+        7
+    );
+    assert_eq!(
+        d0.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile)
+            .unwrap(),
+        1
+    );
+    // field values: one result per field, each with its own return code; PCIe bytes grow
+    let ids = [142, 144, 197, 198, 1].map(FieldId);
+    let v: Vec<_> = d0
+        .field_values_for(&ids)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.unwrap().value)
+        .collect();
+    assert!(matches!(v[0], Ok(SampleValue::U32(3))), "{:?}", v[0]);
+    assert!(matches!(v[1], Ok(SampleValue::U32(1))), "{:?}", v[1]);
+    assert!(matches!(v[2], Ok(SampleValue::U64(1010))), "{:?}", v[2]);
+    assert!(matches!(v[4], Err(NvmlError::NotSupported)), "{:?}", v[4]);
+    let again = d0.field_values_for(&[FieldId(197)]).unwrap();
+    assert!(matches!(
+        again[0].as_ref().unwrap().value,
+        Ok(SampleValue::U64(1020))
+    ));
+    let v1 = d1.field_values_for(&[FieldId(143), FieldId(198)]).unwrap();
+    assert!(v1[0].as_ref().unwrap().value.is_ok());
+    assert!(matches!(
+        v1[1].as_ref().unwrap().value,
+        Err(NvmlError::NotSupported)
+    ));
+    assert_eq!(d0.pcie_replay_counter().unwrap(), 4);
+    assert_eq!(d0.encoder_utilization().unwrap().utilization, 25);
+    // processes: this process beside another PID
+    let procs = d0.running_compute_processes().unwrap();
+    assert_eq!(procs.len(), 2);
+    assert_eq!(procs[0].pid, std::process::id());
+    assert_eq!(procs[0].used_gpu_memory, UsedGpuMemory::Used(1048576));
+    assert_eq!(procs[1].pid, 4242);
+    assert!(d0.running_graphics_processes().unwrap().is_empty());
+    // MIG: the maximum is 7, two devices at indices 0 and 2, NOT_FOUND between
+    assert_eq!(d1.mig_mode().unwrap().current, 1);
+    assert_eq!(d1.mig_device_count().unwrap(), 7);
+    let m0 = d1.mig_device_by_index(0).unwrap();
+    assert!(matches!(
+        d1.mig_device_by_index(1),
+        Err(NvmlError::NotFound)
+    ));
+    let m1 = d1.mig_device_by_index(2).unwrap();
+    assert!(matches!(
+        d1.mig_device_by_index(4),
+        Err(NvmlError::NotFound)
+    ));
+    assert_eq!(
+        m1.uuid().unwrap(),
+        "MIG-00000001-0000-0000-0000-000000000001"
+    );
+    assert_eq!(m0.memory_info().unwrap().total, 10 << 30);
+    unsafe {
+        let mut gi = 0u32;
+        let f = nvml.lib().nvmlDeviceGetGpuInstanceId.as_ref().unwrap();
+        assert_eq!(f(m1.handle(), &mut gi), 0);
+        assert_eq!(gi, 2);
+    }
+    // GPM on a MIG instance
+    assert!(d1.gpm_support().unwrap());
+    assert!(!d0.gpm_support().unwrap());
+    let s1 = d1.gpm_mig_sample(2).unwrap();
+    let s2 = d1.gpm_mig_sample(2).unwrap();
+    let r = nvml_wrapper::gpm::gpm_metrics_get(
+        &nvml,
+        &s1,
+        &s2,
+        &[GpmMetricId::GraphicsUtil, GpmMetricId::SmUtil],
+    )
+    .unwrap();
+    assert_eq!(r[0].as_ref().unwrap().value, 55.0);
+    assert!(matches!(r[1], Err(NvmlError::NotSupported)));
+    drop((s1, s2));
+    // events: registering an unsupported type fails the whole call and frees the set
+    assert!(d1
+        .supported_event_types()
+        .is_ok_and(|t| !t.contains(EventTypes::CRITICAL_XID_ERROR)));
+    let set = nvml.create_event_set().unwrap();
+    let e = d1
+        .register_events(EventTypes::CRITICAL_XID_ERROR, set)
+        .unwrap_err();
+    assert!(matches!(e.error, NvmlError::NotSupported));
+    let set = nvml.create_event_set().unwrap();
+    let set = d0
+        .register_events(EventTypes::CRITICAL_XID_ERROR, set)
+        .unwrap();
+    let ev = set.wait(1000).expect("the configured XID event");
+    assert!(matches!(ev.event_data, Some(XidError::Value(48))));
+    assert_eq!(unsafe { ev.device.handle() }, unsafe { d0.handle() });
+    assert!(matches!(set.wait(20), Err(NvmlError::Timeout)));
+    drop(set);
+    let calls = f.stats();
+    assert_eq!(
+        calls["nvmlEventSetCreate"], calls["nvmlEventSetFree"],
+        "every set freed"
+    );
+    assert_eq!(calls["nvmlGpmSampleAlloc"], calls["nvmlGpmSampleFree"]);
 }

@@ -83,20 +83,29 @@ run_ctest() {
   ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 300 "$@" 2>&1 | tee -a "$BUILD/ctest.log" || r=$?
   [ "${PIPESTATUS[0]}" = 0 ] && [ $r = 0 ] || rc=1
 }
-# server_start_stop checks that 45 start/stop rounds grow the RSS by < 8 MiB: ASan's quarantine
-# (256 MiB of freed memory held back to catch use-after-free) defeats that check, so it runs on
-# its own with the quarantine off (heap overflows, leaks and UBSan still apply).
 # Not run under ASan at all:
 #   server_valgrind_groups  runs its program under valgrind, which cannot host an ASan process
 #   fake_nvml_selftest      tests the fake NVML alone (it never loads infermetrics); it calls
 #                           the fake through function pointers typed int(*)() for functions
 #                           returning an enum, which clang >= 17's -fsanitize=function reports,
 #                           and its dlclose'd config cache reads as a leak
-EXCLUDE=${SANITIZE_EXCLUDE:-'^(server_valgrind_groups|fake_nvml_selftest)$'}
+#   gpu_valgrind            runs its probe under valgrind (as server_valgrind_groups)
+#   gpu_real_selftest       compiles its own probe with plain cc against the library, which
+#                           here is the ASan build and needs the ASan runtime first
+# and, only when the ASan runtime has no fork handlers (clang < 18, gcc 12):
+#   fork_busy_parent        forks 50 children while 5 threads allocate: such an allocator does
+#                           not lock its size-class regions across fork(), so a child can inherit
+#                           one held and hang in malloc (seen with clang 14: children stuck in
+#                           SizeClassAllocator64::GetFromAllocator). It passes in the normal build,
+#                           under valgrind, and here with clang-19's runtime.
+EXCLUDE=${SANITIZE_EXCLUDE:-'^(server_valgrind_groups|fake_nvml_selftest|gpu_valgrind|gpu_real_selftest)$'}
 if [ "$FORK_SAFE_RT" != 1 ]; then
   echo "NOTE: $CC's ASan runtime ($ASAN_RT) has no fork handlers: fork_busy_parent is skipped (install clang-19 to run it)"
   EXCLUDE="$EXCLUDE|^fork_busy_parent\$"
 fi
+# server_start_stop checks that 45 start/stop rounds grow the RSS by < 8 MiB: ASan's quarantine
+# (256 MiB of freed memory held back to catch use-after-free) defeats that check, so it runs on
+# its own with the quarantine off (heap overflows, leaks and UBSan still apply).
 # fork_dlclose unloads the library on purpose: what its statics own (the handle table's first
 # chunk, the registry's maps: about 97 KB) is unreachable after dlclose, by design (families and
 # handles live for the life of the library), so it runs with leak detection off; every other

@@ -5,7 +5,7 @@
 //! |---|---|---|---|---|
 //! | `pinned` | on | shared | `pinned.rs` | `nv_pinned_memory_pool_*` (what the host reports) |
 //! | `cpu` | on | shared | `cpu.rs` | `nv_cpu_utilization`, `nv_cpu_memory_*` |
-//! | `gpu` | on | own (two: fast fields, energy) | `gpu.rs` | `nv_gpu_*`, `nv_energy_consumption` |
+//! | `gpu` | on | own (two: fast fields, energy; plus NVIDIA's XID waiter) | `gpu.rs`, `gpu/` | `nv_gpu_*`, `nv_mig_*`, `nv_energy_consumption` (NVIDIA, AMD, Intel) |
 //! | `process` | on | shared | `process.rs` | `process_*` (the Go and Python clients' names) |
 //! | `container` | on where a cgroup is found | shared | `container.rs` | `nv_container_*` |
 //! | `host` | off | shared (statfs on helper threads) | `host.rs`, `filesystem.rs` | `node_*` (node_exporter's), `nv_cpu_core_utilization` |
@@ -192,10 +192,7 @@ pub static COLLECTORS: &[Spec] = &[
         default: true,
         thread: Thread::Own,
         switch: |c| &mut c.gpu,
-        build: |b| {
-            let (fast, slow) = gpu::collectors(b.config.nvml_library.clone());
-            vec![Box::new(fast), Box::new(slow)]
-        },
+        build: |b| gpu::collectors(b.config, &b.roots),
     },
     Spec {
         name: "process",

@@ -18,7 +18,7 @@
 //! is printed exactly once; series appear in slab order (creation order, but for reused
 //! slots), which Prometheus does not mind.
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -37,8 +37,16 @@ use super::Kind;
 struct SeriesSet {
     slots: Vec<Option<Series>>,
     free: Vec<u32>,
-    index: HashTable<u32>,
+    /// (32 bits of the body's hash, slot): growing the table rehashes from the stored bits,
+    /// without reading every series' body.
+    index: HashTable<(u32, u32)>,
     hasher: DefaultHashBuilder,
+}
+
+/// The table's 64-bit hash, spread from the 32 stored bits.
+#[inline]
+fn spread(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl SeriesSet {
@@ -46,16 +54,21 @@ impl SeriesSet {
         self.index.len()
     }
 
-    fn find(&self, hash: u64, body: &str) -> Option<Series> {
-        let slots = &self.slots;
-        self.index
-            .find(hash, |&i| {
-                slots[i as usize].is_some_and(|s| s.body() == body)
-            })
-            .and_then(|&i| slots[i as usize])
+    #[inline]
+    fn hash(&self, body: &str) -> u32 {
+        self.hasher.hash_one(body) as u32
     }
 
-    fn insert(&mut self, hash: u64, series: Series) {
+    fn find(&self, h: u32, body: &str) -> Option<Series> {
+        let slots = &self.slots;
+        self.index
+            .find(spread(h), |&(eh, i)| {
+                eh == h && slots[i as usize].is_some_and(|s| s.body() == body)
+            })
+            .and_then(|&(_, i)| slots[i as usize])
+    }
+
+    fn insert(&mut self, h: u32, series: Series) {
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(series);
@@ -66,21 +79,17 @@ impl SeriesSet {
                 (self.slots.len() - 1) as u32
             }
         };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, i, |&j| {
-            hasher.hash_one(slots[j as usize].as_ref().map_or("", |s| s.body()))
-        });
+        self.index
+            .insert_unique(spread(h), (h, i), |&(eh, _)| spread(eh));
     }
 
     fn remove(&mut self, series: Series) {
-        let body = series.body();
-        let hash = self.hasher.hash_one(body);
+        let h = self.hash(series.body());
         let slots = &self.slots;
-        if let Ok(e) = self
-            .index
-            .find_entry(hash, |&i| slots[i as usize] == Some(series))
-        {
-            let (i, _) = e.remove();
+        if let Ok(e) = self.index.find_entry(spread(h), |&(eh, i)| {
+            eh == h && slots[i as usize] == Some(series)
+        }) {
+            let ((_, i), _) = e.remove();
             self.slots[i as usize] = None;
             self.free.push(i);
         }
@@ -365,7 +374,7 @@ impl Family {
 
         let limit = super::registry::max_series_per_family();
         let mut set = self.lock();
-        let hash = set.hasher.hash_one(body);
+        let hash = set.hash(body);
         if let Some(found) = set.find(hash, body) {
             found.refs().fetch_add(1, Ordering::Relaxed);
             return Ok(found);
@@ -484,11 +493,11 @@ impl Family {
     }
 }
 
-/// What the handles on a family share: the family and the count of live metrics made
-/// through them (Triton counts children per family handle).
+/// What a family handle and the metrics made through it share: the family. The metrics
+/// made through a handle (Triton counts children per family handle) are the other owners of
+/// this `Arc`: its strong count minus the handle's own.
 pub struct HandleShared {
     family: Arc<Family>,
-    children: AtomicUsize,
 }
 
 /// A user's handle on a family (`INFERMETRICS_MetricFamily`). Several handles may share one
@@ -507,10 +516,7 @@ pub struct MetricHandle {
 impl FamilyHandle {
     pub(super) fn new(family: Arc<Family>) -> FamilyHandle {
         FamilyHandle {
-            shared: Arc::new(HandleShared {
-                family,
-                children: AtomicUsize::new(0),
-            }),
+            shared: Arc::new(HandleShared { family }),
         }
     }
 
@@ -524,7 +530,7 @@ impl FamilyHandle {
 
     /// Live metrics created through this handle.
     pub fn children(&self) -> usize {
-        self.shared.children.load(Ordering::Acquire)
+        Arc::strong_count(&self.shared) - 1
     }
 
     /// Opens the series with these labels (name, value pairs in any order).
@@ -554,7 +560,6 @@ impl FamilyHandle {
         args: Option<&MetricArgs>,
     ) -> Result<MetricHandle> {
         let series = self.shared.family.acquire(labels, args)?;
-        self.shared.children.fetch_add(1, Ordering::AcqRel);
         Ok(MetricHandle {
             series,
             parent: Arc::clone(&self.shared),
@@ -597,6 +602,5 @@ impl MetricHandle {
 impl Drop for MetricHandle {
     fn drop(&mut self) {
         self.parent.family.release(self.series);
-        self.parent.children.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -160,9 +160,6 @@ impl Registry {
         }
         let mut header = false;
         for f in families.iter().filter(|f| f.rejected() > 0) {
-            if f.name() == REJECTED_FAMILY {
-                continue;
-            }
             if !header {
                 text::push_family_header(
                     out,

@@ -70,6 +70,8 @@ pub struct ServerConfig {
     pub host: bool,
     /// The paths whose filesystems the host group reports (default `/`).
     pub disk_paths: Vec<String>,
+    /// Which vendors' GPUs the `gpu` collector reads (all by default).
+    pub gpu_vendors: collect::gpu::Vendors,
     /// Most connections served at once (1 to [`MAX_CONNECTIONS_LIMIT`]).
     pub max_connections: u32,
 }
@@ -88,6 +90,7 @@ impl Default for ServerConfig {
             container: true,
             host: false,
             disk_paths: collect::default_disk_paths(),
+            gpu_vendors: collect::gpu::Vendors::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
@@ -102,6 +105,8 @@ pub struct EnvOverrides {
     pub nvml_library: Option<PathBuf>,
     /// Collector switches and disk paths (`INFERMETRICS_COLLECTORS`, `INFERMETRICS_HOST_METRICS`, ...).
     pub collectors: collect::CollectorEnv,
+    /// `INFERMETRICS_GPU_VENDORS`, e.g. `-amd,-intel`.
+    pub gpu_vendors: Option<String>,
     pub max_connections: Option<u32>,
 }
 
@@ -161,6 +166,19 @@ impl EnvOverrides {
             }
             p => p.map(PathBuf::from),
         };
+        let gpu_vendors = var(collect::gpu::VENDORS_ENV)?;
+        if let Some(list) = &gpu_vendors {
+            collect::gpu::Vendors::default()
+                .apply_list(list)
+                .map_err(|why| {
+                    Error::invalid_arg(format!(
+                        "environment variable {}='{}': {}",
+                        collect::gpu::VENDORS_ENV,
+                        list,
+                        why
+                    ))
+                })?;
+        }
         let max_connections = match var("INFERMETRICS_MAX_CONNECTIONS")? {
             Some(v) => Some(
                 v.trim()
@@ -182,6 +200,7 @@ impl EnvOverrides {
             interval,
             nvml_library,
             collectors: collect::CollectorEnv::from_env()?,
+            gpu_vendors,
             max_connections,
         })
     }
@@ -200,6 +219,18 @@ impl EnvOverrides {
             c.nvml_library = Some(n.clone());
         }
         self.collectors.apply(c);
+        if let Some(list) = &self.gpu_vendors {
+            let before = c.gpu_vendors;
+            let _ = c.gpu_vendors.apply_list(list);
+            if c.gpu_vendors != before {
+                log::info(&format!(
+                    "{}={}: GPU vendors {} (the environment wins over the server options)",
+                    collect::gpu::VENDORS_ENV,
+                    list,
+                    c.gpu_vendors.describe()
+                ));
+            }
+        }
         if let Some(m) = self.max_connections {
             c.max_connections = m;
         }

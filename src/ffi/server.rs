@@ -38,10 +38,11 @@ castable!(INFERMETRICS_Server => Server, 8);
 
 /// Creates server options with the defaults, then reads the environment overrides
 /// INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS,
-/// INFERMETRICS_NVML_LIBRARY and INFERMETRICS_MAX_CONNECTIONS, and the collector switches
+/// INFERMETRICS_NVML_LIBRARY and INFERMETRICS_MAX_CONNECTIONS, the collector switches
 /// INFERMETRICS_COLLECTORS, INFERMETRICS_<NAME>_METRICS (PROCESS, CONTAINER, HOST, CPU, GPU,
-/// PINNED_MEMORY) and INFERMETRICS_DISK_PATHS. An environment value, when set, wins over
-/// what code sets later with the setters, so an operator can move a server without
+/// PINNED_MEMORY), INFERMETRICS_DISK_PATHS and INFERMETRICS_GPU_VENDORS. An environment value,
+/// when set, wins over what code sets later with the setters, so an operator can move a server
+/// without
 /// rebuilding the host.
 ///
 /// @param options out: the new options, owned by the caller (free with INFERMETRICS_ServerOptionsDelete).
@@ -309,6 +310,32 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetCollector(
         let o = try_mut(options, "options")?;
         let n = try_str(name, "name")?;
         crate::collect::set_enabled(&mut o.config, n, enable.0 != 0)
+    })
+}
+
+/// Switches one GPU vendor on or off: "nvidia" (NVML), "amd" (amdgpu, from sysfs) or "intel"
+/// (xe and i915, from sysfs). Default: all on. Every vendor serves the same nv_gpu_* families
+/// (see docs/metrics.md); a vendor without GPUs on the machine costs nothing. Switching the GPU
+/// collector off (INFERMETRICS_ServerOptionsSetGpuMetrics) switches every vendor off. The
+/// environment variable INFERMETRICS_GPU_VENDORS (e.g. "-amd,-intel": a name or +name switches
+/// on, -name off, "all" and "none" every vendor; applied left to right), when set, wins over
+/// this call.
+///
+/// @param options live options.
+/// @param vendor "nvidia", "amd" or "intel".
+/// @param enable true for on.
+/// @return NULL on success; INVALID_ARG for NULL arguments or an unknown vendor (the message
+///         lists the known ones).
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetGpuVendor(
+    options: *mut INFERMETRICS_ServerOptions,
+    vendor: *const c_char,
+    enable: CBool,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetGpuVendor", || {
+        let o = try_mut(options, "options")?;
+        let v = try_str(vendor, "vendor")?;
+        o.config.gpu_vendors.set(v, enable.0 != 0)
     })
 }
 

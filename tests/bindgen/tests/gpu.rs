@@ -222,14 +222,14 @@ fn gpu_collector_against_fake_nvml() {
     write_config(&conf, "count = 1\ngpu0.uuid = GPU-flaky\n");
     let (s, port) = server(50, true, false, false, Some(lib.to_str().unwrap()));
     scrape_until(port, "GPU present", |t| t.contains("GPU-flaky"));
-    let logged = log_count("no GPU metrics");
+    let logged = log_count("no NVIDIA GPU metrics");
     write_config(&conf, "count = 1\ngpu0.uuid = GPU-flaky\ngone = 1\n");
     scrape_until(port, "GPU series gone", |t| {
         !t.contains("nv_gpu_") && !t.contains("nv_energy")
     });
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
-        log_count("no GPU metrics") - logged,
+        log_count("no NVIDIA GPU metrics") - logged,
         1,
         "one log line, not one per tick: {:?}",
         LOG.lock().unwrap()
