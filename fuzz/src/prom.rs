@@ -93,6 +93,14 @@ fn valid_name(s: &str, colon: bool) -> bool {
     crate::rules::valid_name_str(s, colon)
 }
 
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, the text format's metric name.
+fn format_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_' || b[0] == b':')
+        && b[1..].iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+}
+
 /// Parses a sample value or an `le` bound in canonical spelling.
 pub fn parse_value(t: &str) -> Result<f64, String> {
     match t {
@@ -203,7 +211,9 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
         .find(|c| c == '{' || c == ' ')
         .ok_or("sample without value")?;
     let name = &line[..end];
-    if !valid_name(name, true) {
+    // the format's charset only: a histogram named `_` has samples `__bucket`, `__sum` and
+    // `__count` (the no-leading-`__` rule is for the names users give, checked on HELP/TYPE)
+    if !format_name(name) {
         return Err(format!("bad sample name {name:?}"));
     }
     let mut rest = &line[end..];
@@ -397,6 +407,8 @@ mod tests {
         assert_eq!(f[0].help.as_deref(), Some("x\ny\\z"));
         assert_eq!(f[0].samples[1].labels[0].1, "q\"\n\\");
         assert_eq!(f[1].histograms().len(), 1);
+        let f = parse(b"# TYPE _ histogram\n__bucket{le=\"+Inf\"} 0\n__sum 0\n__count 0\n").unwrap();
+        assert_eq!(f[0].histograms().len(), 1);
     }
     #[test]
     fn bad() {
@@ -413,6 +425,7 @@ mod tests {
             b"# TYPE a gauge\n",
             b"# TYPE a gauge\na 1\n# TYPE a gauge\na 1\n",
             b"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
+            b"# TYPE __h gauge\n__h 1\n",
         ] {
             assert!(parse(t).is_err(), "{:?}", String::from_utf8_lossy(t));
         }
