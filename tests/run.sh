@@ -23,7 +23,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     cmake make gcc g++ libc6-dev libclang-dev pkg-config binutils git curl \
     python3 python3-pytest python3-venv python3-pip python3-setuptools python3-wheel \
-    prometheus prometheus-cpp-dev valgrind clang >/dev/null
+    prometheus prometheus-cpp-dev valgrind clang clang-19 libclang-rt-19-dev >/dev/null
 fi
 PY=python3
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import pytest' 2>/dev/null; then PY=/usr/bin/python3; fi
