@@ -267,3 +267,23 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
             .map(|v| v.parse().unwrap())
     })
 }
+
+/// Scrapes `/metrics` every 30 ms until `pred` holds (at most 15 s, then fails naming
+/// `what`), returning the last body.
+pub fn scrape_until(port: u16, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (status, _, body) = http_get(port, "/metrics");
+        assert_eq!(status, 200);
+        if pred(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {}\nlast scrape:\n{}",
+            what,
+            body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+}

@@ -63,25 +63,6 @@ fn log_count(needle: &str) -> usize {
         .count()
 }
 
-/// Scrapes until `pred` holds (bounded), returning the last body.
-fn scrape_until(port: u16, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, _, body) = http_get(port, "/metrics");
-        assert_eq!(status, 200);
-        if pred(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for: {}\nlast scrape:\n{}",
-            what,
-            body
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn delete(s: *mut INFERMETRICS_Server) -> Duration {
     let t = Instant::now();
     ok(unsafe { INFERMETRICS_ServerDelete(s) });

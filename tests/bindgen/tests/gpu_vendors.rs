@@ -133,24 +133,6 @@ fn build_sysfs(root: &Path) {
     );
 }
 
-fn scrape_until(port: u16, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, _, body) = http_get(port, "/metrics");
-        assert_eq!(status, 200);
-        if pred(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for: {}\nlast scrape:\n{}",
-            what,
-            body
-        );
-        std::thread::sleep(Duration::from_millis(30));
-    }
-}
-
 #[track_caller]
 fn expect(t: &str, series: &str, want: f64) {
     match sample(t, series) {
