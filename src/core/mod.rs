@@ -16,6 +16,7 @@ pub use family::{Family, FamilyHandle, MetricArgs, MetricHandle};
 pub use registry::Registry;
 pub use series::Series;
 pub use summary::{SummaryArgs, SummarySnapshot};
+pub use text::Format;
 
 /// The metric kinds of the C API, in its numeric order (Triton's three, then our summary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -153,6 +153,14 @@ impl Registry {
     /// creation, `nv_metric_series_rejected_total{family}`. Recording never waits on this,
     /// and creation or deletion waits at most for one chunk of a family (see `Family::render`).
     pub fn render(&self, out: &mut String) {
+        self.render_as(out, text::Format::Prometheus)
+    }
+
+    /// As [`Registry::render`], in `format`. The OpenMetrics `# EOF` line is not written
+    /// here: it ends a whole exposition (see `Exposition::render_as`).
+    pub fn render_as(&self, out: &mut String, format: text::Format) {
+        // TODO(openmetrics): the OpenMetrics spelling; 0.0.4 for now
+        let _ = format;
         let families: Vec<Arc<Family>> = fork::lock(&self.inner).order.clone();
         for kind in [Kind::Counter, Kind::Gauge, Kind::Histogram, Kind::Summary] {
             for f in families.iter().filter(|f| f.kind() == kind) {

@@ -3,6 +3,30 @@
 //! Used by the registry and by the collectors, so every byte the library serves comes from here.
 use std::fmt::Write;
 
+/// The exposition formats the library writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4 (what Triton serves; the default everywhere).
+    #[default]
+    Prometheus,
+    /// OpenMetrics 1.0.0 text: counters as `name_total`, `# UNIT`, exemplars, `# EOF`.
+    OpenMetrics,
+}
+
+impl Format {
+    pub const PROMETHEUS_CONTENT_TYPE: &'static str = "text/plain; version=0.0.4; charset=utf-8";
+    pub const OPENMETRICS_CONTENT_TYPE: &'static str =
+        "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+    /// The `Content-Type` a body in this format is served with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => Self::PROMETHEUS_CONTENT_TYPE,
+            Format::OpenMetrics => Self::OPENMETRICS_CONTENT_TYPE,
+        }
+    }
+}
+
 /// Appends `v` in canonical Prometheus spelling: `+Inf`, `-Inf`, `NaN`, integers without a
 /// fraction, otherwise the shortest text that parses back to the same double.
 pub fn push_f64(out: &mut String, v: f64) {

@@ -9,6 +9,7 @@
 //! Fork safety: every lock taken here is taken inside [`fork::gate`], and a server inherited
 //! by a forked child (whose threads do not exist there) is forgotten, never joined, when it
 //! is dropped (see `crate::core::fork`).
+pub mod encoding;
 mod http;
 
 use std::net::SocketAddr;
@@ -282,8 +283,13 @@ impl Exposition {
     /// already print (a user family of the same name wins, so no family appears twice), then
     /// `nv_collector_duration_seconds{collector}` and `nv_collector_success{collector}`.
     pub fn render(&self, out: &mut String) {
+        self.render_as(out, text::Format::Prometheus)
+    }
+
+    /// As [`Exposition::render`], in `format` (OpenMetrics ends with `# EOF`).
+    pub fn render_as(&self, out: &mut String, format: text::Format) {
         let registry = Registry::global();
-        registry.render(out);
+        registry.render_as(out, format);
         let taken = |name: &str| registry.get(name).is_some_and(|r| r.series_count() > 0);
         for slot in &self.slots {
             let families = Arc::clone(&fork::gated_read(&slot.families));
