@@ -128,6 +128,10 @@ typedef enum {
    * Prometheus text exposition format 0.0.4.
    */
   INFERMETRICS_METRIC_PROMETHEUS = 0,
+  /**
+   * OpenMetrics 1.0.0 text (our extension): counters as `name_total`, exemplars, `# EOF`.
+   */
+  INFERMETRICS_METRIC_OPENMETRICS = 1,
 } INFERMETRICS_MetricFormat;
 
 /**
@@ -530,7 +534,7 @@ INFERMETRICS_Error *INFERMETRICS_ServerMetrics(INFERMETRICS_Server *server,
  * Renders the snapshot now and returns it.
  *
  * @param metrics a live holder.
- * @param format INFERMETRICS_METRIC_PROMETHEUS.
+ * @param format INFERMETRICS_METRIC_PROMETHEUS, or INFERMETRICS_METRIC_OPENMETRICS (ends with `# EOF`).
  * @param base out: the text (UTF-8, NUL-terminated), owned by `metrics`, valid until it is
  *        deleted or formatted again.
  * @param byte_size out: its length in bytes, without the NUL.

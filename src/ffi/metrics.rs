@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::boundary::{castable, guard, to_raw, try_mut, try_out, try_ref, try_take};
 use super::error::INFERMETRICS_Error;
 use super::server::INFERMETRICS_Server;
-use crate::core::{Error, Registry};
+use crate::core::{Error, Format, Registry};
 use crate::exporter::Exposition;
 
 /// Output formats (Triton's `TRITONSERVER_MetricFormat`).
@@ -14,11 +14,27 @@ use crate::exporter::Exposition;
 pub enum INFERMETRICS_MetricFormat {
     /// Prometheus text exposition format 0.0.4.
     INFERMETRICS_METRIC_PROMETHEUS = 0,
+    /// OpenMetrics 1.0.0 text (our extension): counters as `name_total`, exemplars, `# EOF`.
+    INFERMETRICS_METRIC_OPENMETRICS = 1,
 }
 
 #[repr(transparent)]
 #[derive(Clone, Copy)]
 pub struct RawMetricFormat(pub u32);
+
+impl RawMetricFormat {
+    /// The format a C caller named; INVALID_ARG for a value outside the enum.
+    pub(crate) fn to_format(self) -> Result<Format, Error> {
+        match self.0 {
+            0 => Ok(Format::Prometheus),
+            1 => Ok(Format::OpenMetrics),
+            v => Err(Error::invalid_arg(format!(
+                "unknown metrics format {}: expected INFERMETRICS_METRIC_PROMETHEUS (0) or INFERMETRICS_METRIC_OPENMETRICS (1)",
+                v
+            ))),
+        }
+    }
+}
 
 /// A snapshot holder. Each INFERMETRICS_MetricsFormatted call renders the registry (and the
 /// server's collector series, if made from a server) at that moment. Owned by the caller;
@@ -64,7 +80,7 @@ pub unsafe extern "C" fn INFERMETRICS_ServerMetrics(
 /// Renders the snapshot now and returns it.
 ///
 /// @param metrics a live holder.
-/// @param format INFERMETRICS_METRIC_PROMETHEUS.
+/// @param format INFERMETRICS_METRIC_PROMETHEUS, or INFERMETRICS_METRIC_OPENMETRICS (ends with `# EOF`).
 /// @param base out: the text (UTF-8, NUL-terminated), owned by `metrics`, valid until it is
 ///        deleted or formatted again.
 /// @param byte_size out: its length in bytes, without the NUL.
@@ -80,16 +96,11 @@ pub unsafe extern "C" fn INFERMETRICS_MetricsFormatted(
         let m = try_mut(metrics, "metrics")?;
         let base = try_out(base, "base")?;
         let byte_size = try_out(byte_size, "byte_size")?;
-        if format.0 != 0 {
-            return Err(Error::invalid_arg(format!(
-                "unknown metrics format '{}'",
-                format.0
-            )));
-        }
+        let format = format.to_format()?;
         let mut text = String::with_capacity(m.text.capacity().max(4096));
         match &m.source {
-            Some(e) => e.render(&mut text),
-            None => Registry::global().render(&mut text),
+            Some(e) => e.render_as(&mut text, format),
+            None => Registry::global().render_as(&mut text, format),
         }
         let mut bytes = text.into_bytes();
         bytes.push(0);
