@@ -5,6 +5,8 @@
 //   bench_promcpp record   Counter::Increment, Gauge::Set, Histogram::Observe (10 buckets),
 //                          2-thread counter, TextSerializer on 1k / 10k series
 //   bench_promcpp http     Exposer (civetweb) scrape latency and scrapes/s at 100 series
+//   bench_promcpp scrape   Exposer scrape of 10k series (half histograms), identity and gzip
+//                          (Debian builds prometheus-cpp with compression), as bench_scrape
 //
 // Reported, never pass/fail. BENCH_N / BENCH_REPS as in bench_record; BENCH_HTTP_SECONDS.
 #include <pthread.h>
@@ -270,6 +272,61 @@ static int http_main() {
   return 0;
 }
 
+// "bench_promcpp scrape": bench_scrape's 0.0.4 identity and gzip cases on prometheus-cpp's
+// Exposer with the same series and the same client (bench_http_latency_on in bench_util.h).
+static int scrape_main() {
+  size_t n = static_cast<size_t>(bench_env_u64("BENCH_SCRAPE_SERIES", 10000));
+  int reps = static_cast<int>(bench_env_u64("BENCH_SCRAPE_N", 100));
+  bench_print_machine(stdout, "bench_promcpp scrape (prometheus-cpp 1.0.1 Exposer, 10k series)", "g++ " __VERSION__);
+  auto reg = std::make_shared<Registry>();
+  fill_registry(*reg, n, "10k", true);
+  std::unique_ptr<Exposer> ex;
+  try {
+    ex.reset(new Exposer("127.0.0.1:0"));
+  } catch (const std::exception& e) {
+    std::printf("# Exposer could not start: %s\n", e.what());
+    return 0;
+  }
+  ex->RegisterCollectable(reg);
+  auto ports = ex->GetListeningPorts();
+  if (ports.empty() || ports[0] <= 0) {
+    std::printf("# Exposer reports no listening port\n");
+    return 0;
+  }
+  const uint16_t port = static_cast<uint16_t>(ports[0]);
+  struct {
+    const char* what;
+    const char* key;
+    const char* headers;
+    int want_gzip;
+  } cases[] = {
+      {"0.0.4, identity", "text", "Accept: text/plain;version=0.0.4\r\n", 0},
+      {"0.0.4, gzip", "text_gzip", "Accept: text/plain;version=0.0.4\r\nAccept-Encoding: gzip\r\n", 1},
+  };
+  std::printf("\n%zu series (%zu counters, %zu 10-bucket histograms), %d keep-alive scrapes per case\n", n,
+              (n + 1) / 2, n / 2, reps);
+  std::printf("%-26s %10s %10s %12s  %s\n", "form", "median ms", "p99 ms", "wire bytes", "served as");
+  for (const auto& k : cases) {
+    bench_http_conn c;
+    if (bench_http_open_ex(&c, port, k.headers, nullptr, nullptr) != 0) {
+      std::printf("%-26s could not connect\n", k.what);
+      continue;
+    }
+    double med = 0, p99 = 0;
+    size_t body = 0;
+    int done = 0;
+    int failed = bench_http_latency_on(&c, reps, 10.0, &med, &p99, &body, &done);
+    std::printf("%-26s %10.3f %10.3f %12zu  %s%s%s\n", k.what, med, p99, body, c.last_type,
+                c.last_gzip ? ", gzip" : "", c.last_gzip == k.want_gzip ? "" : "   <- NOT AS ASKED");
+    if (failed > 0) std::printf("   (%d of %d scrapes failed)\n", failed, done + failed);
+    std::printf("RESULT\tpromcpp\tscrape_%s_med_ms\t%.3f\n", k.key, med);
+    std::printf("RESULT\tpromcpp\tscrape_%s_p99_ms\t%.3f\n", k.key, p99);
+    std::printf("RESULT\tpromcpp\tscrape_%s_bytes\t%zu\n", k.key, body);
+    bench_http_close(&c);
+  }
+  return 0;
+}
+
 static long rss_bytes() {
   FILE* f = std::fopen("/proc/self/status", "r");
   char line[256];
@@ -363,7 +420,8 @@ int main(int argc, char** argv) {
   if (mode == "record") return record_main();
   if (mode == "http") return http_main();
   if (mode == "series") return series_main();
+  if (mode == "scrape") return scrape_main();
   if (mode == "serve" && argc > 2) return serve_main(static_cast<unsigned>(std::atoi(argv[2])));
-  std::fprintf(stderr, "usage: %s record|http|series\n", argv[0]);
+  std::fprintf(stderr, "usage: %s record|http|series|scrape\n", argv[0]);
   return 2;
 }

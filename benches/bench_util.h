@@ -90,16 +90,47 @@ static inline void bench_print_machine(FILE* out, const char* what, const char* 
 /* One connection to 127.0.0.1:port. scrape() sends "GET path" and reads one whole response
  * (Content-Length, chunked, or close-delimited). If the server closes the connection after a
  * response (Connection: close), the next scrape reconnects and counts it in `reconnects`. */
+typedef struct bench_http_conn bench_http_conn;
+
+/* A transport over the connected socket (TLS in bench_scrape); NULL in a connection = plain
+ * send/recv on the socket. */
 typedef struct {
+  int (*start)(bench_http_conn* c); /* after connect (a TLS handshake); 0 = ok */
+  long (*send)(bench_http_conn* c, const char* p, size_t n);
+  long (*recv)(bench_http_conn* c, char* p, size_t n);
+  void (*stop)(bench_http_conn* c); /* before the socket is closed */
+} bench_http_transport;
+
+struct bench_http_conn {
   int fd;
   uint16_t port;
   char* buf; /* receive buffer */
   size_t cap, len, pos;
   uint64_t reconnects;
   int must_reconnect;
-  size_t last_body_len;
+  size_t last_body_len;     /* bytes on the wire (compressed if the response was) */
   int last_status;
-} bench_http_conn;
+  int last_gzip;            /* the response said Content-Encoding: gzip */
+  char last_type[96];       /* its Content-Type */
+  const char* headers;      /* request header lines, each ending in CRLF (NULL: "Accept: * / *") */
+  const bench_http_transport* tr;
+  void* tr_state;
+};
+
+static inline long bench_io_send(bench_http_conn* c, const char* p, size_t n) {
+  return c->tr != NULL ? c->tr->send(c, p, n) : (long)send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
+static inline long bench_io_recv(bench_http_conn* c, char* p, size_t n) {
+  return c->tr != NULL ? c->tr->recv(c, p, n) : (long)recv(c->fd, p, n, 0);
+}
+
+static inline void bench_io_close(bench_http_conn* c) {
+  if (c->fd < 0) return;
+  if (c->tr != NULL) c->tr->stop(c);
+  close(c->fd);
+  c->fd = -1;
+}
 
 static inline int bench_http_connect(bench_http_conn* c) {
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -121,23 +152,36 @@ static inline int bench_http_connect(bench_http_conn* c) {
     c->fd = -1;
     return -1;
   }
+  if (c->tr != NULL && c->tr->start(c) != 0) {
+    bench_io_close(c);
+    return -1;
+  }
   c->len = c->pos = 0;
   c->must_reconnect = 0;
   return 0;
 }
 
-static inline int bench_http_open(bench_http_conn* c, uint16_t port) {
+/* A connection sending `headers` (NULL: "Accept: * / *") over `tr` (NULL: plain TCP). */
+static inline int bench_http_open_ex(bench_http_conn* c, uint16_t port, const char* headers,
+                                     const bench_http_transport* tr, void* tr_state) {
   memset(c, 0, sizeof *c);
+  c->fd = -1;
   c->port = port;
+  c->headers = headers;
+  c->tr = tr;
+  c->tr_state = tr_state;
   c->cap = 1 << 16;
   c->buf = (char*)malloc(c->cap);
   if (c->buf == NULL) return -1;
   return bench_http_connect(c);
 }
 
+static inline int bench_http_open(bench_http_conn* c, uint16_t port) {
+  return bench_http_open_ex(c, port, NULL, NULL, NULL);
+}
+
 static inline void bench_http_close(bench_http_conn* c) {
-  if (c->fd >= 0) close(c->fd);
-  c->fd = -1;
+  bench_io_close(c);
   free(c->buf);
   c->buf = NULL;
 }
@@ -158,7 +202,7 @@ static inline int bench_http_fill(bench_http_conn* c, size_t need) {
       c->buf = nb;
       c->cap = ncap;
     }
-    ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+    long r = bench_io_recv(c, c->buf + c->len, c->cap - c->len);
     if (r <= 0) return -1;
     c->len += (size_t)r;
   }
@@ -205,16 +249,17 @@ static inline int bench_http_get_once(bench_http_conn* c, const char* path, int*
   }
   if (c->fd < 0 || c->must_reconnect) {
     *fresh = 1;
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
+    bench_io_close(c);
     if (bench_http_connect(c) != 0) return -1;
     c->reconnects++;
   }
-  char req[256];
-  int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n", path);
+  char req[512];
+  int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path,
+                    c->headers != NULL ? c->headers : "Accept: */*\r\n");
+  if (rl < 0 || (size_t)rl >= sizeof req) return -1;
   size_t off = 0;
   while (off < (size_t)rl) {
-    ssize_t w = send(c->fd, req + off, (size_t)rl - off, MSG_NOSIGNAL);
+    long w = bench_io_send(c, req + off, (size_t)rl - off);
     if (w <= 0) {
       c->must_reconnect = 1;
       return -1;
@@ -229,6 +274,8 @@ static inline int bench_http_get_once(bench_http_conn* c, const char* path, int*
   int status = atoi(line + 9);
   long long clen = -1;
   int chunked = 0, close_after = (line[7] == '0');
+  c->last_gzip = 0;
+  c->last_type[0] = '\0';
   for (;;) {
     line = bench_http_line(c);
     if (line == NULL) {
@@ -237,6 +284,12 @@ static inline int bench_http_get_once(bench_http_conn* c, const char* path, int*
     }
     if (*line == '\0') break;
     if (strncasecmp(line, "Content-Length:", 15) == 0) clen = atoll(line + 15);
+    else if (strncasecmp(line, "Content-Encoding:", 17) == 0 && strstr(line, "gzip") != NULL) c->last_gzip = 1;
+    else if (strncasecmp(line, "Content-Type:", 13) == 0) {
+      const char* v = line + 13;
+      while (*v == ' ') v++;
+      snprintf(c->last_type, sizeof c->last_type, "%s", v);
+    }
     else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0 && strstr(line, "chunked") != NULL) chunked = 1;
     else if (strncasecmp(line, "Connection:", 11) == 0) {
       const char* v = line + 11;
@@ -280,7 +333,7 @@ static inline int bench_http_get_once(bench_http_conn* c, const char* path, int*
     body = c->len - c->pos;
     c->pos = c->len;
     for (;;) {
-      ssize_t r = recv(c->fd, c->buf, c->cap, 0);
+      long r = bench_io_recv(c, c->buf, c->cap);
       if (r <= 0) break;
       body += (size_t)r;
     }
@@ -304,39 +357,50 @@ static inline int bench_http_get(bench_http_conn* c, const char* path) {
   return st;
 }
 
-/* Latency of `n` keep-alive scrapes of /metrics on one connection (after 3 warm-up scrapes).
- * Stops early after max_s seconds. Fills median/p99 in ms, the body size and the number of
- * timed scrapes (*done); returns the number of failed scrapes. */
-static inline int bench_http_latency(uint16_t port, int n, double max_s, double* median_ms, double* p99_ms,
-                              size_t* body, int* done) {
-  bench_http_conn c;
+/* Latency of `n` keep-alive scrapes of /metrics on the open connection `c` (after 3 warm-up
+ * scrapes); see bench_http_open_ex for other headers or TLS. Stops early after max_s seconds.
+ * Fills median/p99 in ms, the body size on the wire and the number of timed scrapes (*done);
+ * returns the number of failed scrapes. Leaves `c` open, the last response's headers in c->last_*. */
+static inline int bench_http_latency_on(bench_http_conn* c, int n, double max_s, double* median_ms,
+                                        double* p99_ms, size_t* body, int* done) {
   int failed = 0;
   *median_ms = *p99_ms = 0.0;
   *body = 0;
-  if (bench_http_open(&c, port) != 0) return n;
   for (int i = 0; i < 3; i++)
-    if (bench_http_get(&c, "/metrics") != 200) failed++;
+    if (bench_http_get(c, "/metrics") != 200) failed++;
   double* t = (double*)calloc((size_t)n, sizeof(double));
   int got = 0;
   double deadline = bench_now_s() + max_s;
   for (int i = 0; i < n && bench_now_s() < deadline; i++) {
     double t0 = bench_now_s();
-    int st = bench_http_get(&c, "/metrics");
+    int st = bench_http_get(c, "/metrics");
     double dt = (bench_now_s() - t0) * 1e3;
     if (st != 200) {
       failed++;
       continue;
     }
     t[got++] = dt;
-    *body = c.last_body_len;
+    *body = c->last_body_len;
   }
   if (got > 0) {
     *median_ms = bench_quantile(t, (size_t)got, 0.5);
     *p99_ms = bench_quantile(t, (size_t)got, 0.99);
   }
   free(t);
-  bench_http_close(&c);
   *done = got;
+  return failed;
+}
+
+/* As bench_http_latency_on, on a new plain connection to 127.0.0.1:port. */
+static inline int bench_http_latency(uint16_t port, int n, double max_s, double* median_ms, double* p99_ms,
+                              size_t* body, int* done) {
+  bench_http_conn c;
+  *median_ms = *p99_ms = 0.0;
+  *body = 0;
+  *done = 0;
+  if (bench_http_open(&c, port) != 0) return n;
+  int failed = bench_http_latency_on(&c, n, max_s, median_ms, p99_ms, body, done);
+  bench_http_close(&c);
   return failed;
 }
 

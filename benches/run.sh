@@ -44,6 +44,16 @@ else
   echo "   (libinfermetrics.so has no INFERMETRICS_ServerNew yet: bench_http skipped)"
 fi
 
+HAVE_SCRAPE=0
+if [ "$HAVE_SERVER" = 1 ] && grep -q ' INFERMETRICS_ServerOptionsSetWebConfig$' <<<"$SYMS" && [ -f /usr/include/openssl/ssl.h ]; then
+  HAVE_SCRAPE=1
+  gcc "${CFLAGS[@]}" "$ROOT/benches/bench_scrape.c" -o "$OUT/bench_scrape" "${LDFLAGS[@]}" -lssl -lcrypto
+  # a self-signed certificate for 127.0.0.1 and the web-config.yml that serves TLS with it
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$OUT/tls.key" -out "$OUT/tls.crt" 2>/dev/null
+  printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' "$OUT/tls.crt" "$OUT/tls.key" >"$OUT/web-config.yml"
+fi
+
 HAVE_GPU=0
 if [ "$HAVE_SERVER" = 1 ] && grep -q ' INFERMETRICS_ServerOptionsSetGpuVendor$' <<<"$SYMS"; then
   HAVE_GPU=1
@@ -80,6 +90,9 @@ run "bench_series (infermetrics: cost of one series, contended counter)" "$OUT/b
 # 1k..1M series (BENCH_SCALE_SIZES): memory, render and HTTP scrape time
 [ "$HAVE_SERVER" = 1 ] && run "bench_scale (1k to 1M series)" "$OUT/bench_scale"
 [ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp http (prometheus-cpp Exposer)" "$OUT/bench_promcpp" http
+# 10k series: 0.0.4 / gzip / OpenMetrics / TLS scrapes, and prometheus-cpp's identity / gzip
+[ "$HAVE_SCRAPE" = 1 ] && run "bench_scrape (10k-series scrape: plain, gzip, OpenMetrics, TLS)" "$OUT/bench_scrape" "$OUT/web-config.yml"
+[ "$HAVE_PROMCPP" = 1 ] && run "bench_promcpp scrape (prometheus-cpp Exposer, 10k series)" "$OUT/bench_promcpp" scrape
 # 8 fake GPUs, every group on: NVML calls and collector CPU per interval; no NVML call per scrape
 [ "$HAVE_GPU" = 1 ] && run "bench_gpu (GPU collector, 8 fake GPUs)" "$OUT/bench_gpu" "$FAKE_NVML"
 
@@ -168,6 +181,15 @@ awk -F'\t' '
         printf "%-38s %s  < 0.1%%: %s\n", "every group on, % of a core (2 s)", cell("infermetrics", "collect_all_cpu_pct", ""), verdict(v["infermetrics,collect_all_cpu_pct"] < 0.1)
         printf "%-38s %s\n", "  every group on, ms per interval", cell("infermetrics", "collect_all_ms_per_interval", "")
         printf "%-38s %s\n", "  Triton groups only, ms per interval", cell("infermetrics", "collect_triton_ms_per_interval", "")
+      }
+    }
+    if ("infermetrics,scrape_text_med_ms" in v) {
+      printf "\n%-38s %18s %18s\n", "10k-series scrape (median ms / bytes)", "infermetrics", "prometheus-cpp"
+      n = split("text text_gzip om om_gzip tls_text tls_text_gzip", keys, " ")
+      split("0.0.4 identity|0.0.4 gzip|OpenMetrics identity|OpenMetrics gzip|TLS 0.0.4 identity|TLS 0.0.4 gzip", names, "|")
+      for (i = 1; i <= n; i++) {
+        printf "%-38s %s %s\n", names[i] ", ms", cell("infermetrics", "scrape_" keys[i] "_med_ms", ""), cell("promcpp", "scrape_" keys[i] "_med_ms", "")
+        printf "%-38s %s %s\n", names[i] ", bytes", cell("infermetrics", "scrape_" keys[i] "_bytes", ""), cell("promcpp", "scrape_" keys[i] "_bytes", "")
       }
     }
     if ("infermetrics,gpu_calls_per_interval" in v) {
