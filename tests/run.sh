@@ -22,7 +22,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     cmake make gcc g++ libc6-dev libclang-dev pkg-config binutils git curl \
-    python3 python3-pytest python3-prometheus-client python3-venv python3-pip python3-setuptools python3-wheel \
+    python3 python3-pytest python3-prometheus-client python3-yaml python3-venv python3-pip python3-setuptools python3-wheel \
     prometheus prometheus-cpp-dev valgrind clang clang-19 libclang-rt-19-dev >/dev/null
 fi
 PY=python3

@@ -8,25 +8,13 @@
 # Exit 77 (CTest SKIP_RETURN_CODE) when prometheus or curl is not installed.
 set -u
 FIXTURE=${1:?usage: prometheus.sh /path/to/serve_fixture}
-PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || echo /usr/bin/prometheus)}
-[ -x "$PROMETHEUS" ] || { echo "SKIP: prometheus not installed (apt-get install prometheus)"; exit 77; }
-command -v curl >/dev/null 2>&1 || { echo "SKIP: curl not installed (apt-get install curl)"; exit 77; }
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/infermetrics-prometheus.XXXXXX")
 . "$(dirname "$0")/fixture_lib.sh"
-PROM_PID=
-stop_prometheus() {
-  [ -n "$PROM_PID" ] || return 0
-  kill "$PROM_PID" 2>/dev/null
-  local i
-  for i in $(seq 1 50); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PROM_PID" 2>/dev/null
-  wait "$PROM_PID" 2>/dev/null
-  PROM_PID=
-}
+. "$(dirname "$0")/prometheus_lib.sh"
+require_prometheus
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/infermetrics-prometheus.XXXXXX")
 trap 'stop_prometheus; stop_fixture; rm -rf "$TMP"' EXIT
 
 start_fixture 90
-PROM_PORT=$("$FIXTURE" --free-port) || fail "no free port for Prometheus"
 cat >"$TMP/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -39,10 +27,7 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$FIXTURE_PORT']
 YML
-"$PROMETHEUS" --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/data" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prometheus.log" 2>&1 &
-PROM_PID=$!
-API="http://127.0.0.1:$PROM_PORT/api/v1"
+start_prometheus "$TMP/prometheus.yml"
 echo "fixture on 127.0.0.1:$FIXTURE_PORT, Prometheus on 127.0.0.1:$PROM_PORT"
 
 # query PROMQL: prints the JSON answer of an instant query
@@ -53,7 +38,7 @@ value_is() { printf '%s' "$1" | grep -q "\"value\":\[[0-9.e+]*,\"$2\"\]"; }
 deadline=$((SECONDS + 30))
 up=0 stored=0 escaped=0 hist=0
 while [ $SECONDS -lt $deadline ]; do
-  kill -0 "$PROM_PID" 2>/dev/null || { cat "$TMP/prometheus.log" >&2; fail "prometheus exited"; }
+  prometheus_alive
   if [ $up = 0 ]; then
     targets=$(curl -sS --max-time 2 "$API/targets" 2>/dev/null)
     if printf '%s' "$targets" | grep -q "\"scrapeUrl\":\"http://127.0.0.1:$FIXTURE_PORT/metrics\"" &&
@@ -83,9 +68,7 @@ fi
 
 # the scrape itself was clean: up == 1 and no sample was dropped or rejected
 value_is "$(query 'up{job="infermetrics"}')" 1 || fail "up{job=\"infermetrics\"} is not 1"
-if grep -Ei 'level=(warn|error).*(scrape|append)' "$TMP/prometheus.log" >&2; then
-  fail "Prometheus logged scrape or append problems (above)"
-fi
+prometheus_log_clean
 stop_prometheus
 stop_fixture
 [ "${FIXTURE_STUCK:-0}" = 0 ] || fail "serve_fixture did not exit after stdin closed"

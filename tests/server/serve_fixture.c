@@ -11,7 +11,15 @@
  *   fixture_queue_size{model="x\\y"} -2.5                          gauge
  *   fixture_latency_seconds{model="a\"b\\c\nd"} buckets 0.1, 1     histogram: 0.05, 0.5, 3 observed
  *   fixture_help_escapes_total 1   counter whose HELP has a backslash and a newline
- * plus the server's CPU and pinned-memory collector series (GPU off).
+ * plus the server's CPU and pinned-memory collector series (GPU off; the environment can switch
+ * collectors on, e.g. INFERMETRICS_COLLECTORS=all, as it wins over code).
+ *
+ * With FIXTURE_TRAFFIC_MS=N (N > 0), also a histogram that keeps moving, for the dashboard test
+ * (deploy_promql.sh): every N ms one observation of
+ *   fixture_work_seconds{model="traffic"}  buckets 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1
+ * in a cycle of ten: nine of 0.007 s, one of 0.3 s. So over any window of whole cycles 90 % of
+ * the observations fall in (0.005, 0.01] and 10 % in (0.25, 0.5]: histogram_quantile(0.5) =
+ * 0.005 + 0.5/0.9 * 0.005 = 0.00778 and histogram_quantile(0.99) = 0.25 + 0.09/0.1 * 0.25 = 0.475.
  */
 #include "server_test.h"
 
@@ -77,6 +85,24 @@ int main(int argc, char** argv)
   MUST(INFERMETRICS_MetricIncrement(e, 1));
   MUST(INFERMETRICS_PinnedMemoryPoolReport(1 << 20, 1 << 10));
 
+  const char* traffic_env = getenv("FIXTURE_TRAFFIC_MS");
+  int traffic_ms = traffic_env ? atoi(traffic_env) : 0;
+  INFERMETRICS_MetricFamily* fw = NULL;
+  INFERMETRICS_Metric* w = NULL;
+  INFERMETRICS_MetricArgs* wargs = NULL;
+  INFERMETRICS_Parameter* l_traffic = NULL;
+  if (traffic_ms > 0) {
+    const double wb[8] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+    l_traffic = INFERMETRICS_ParameterNew("model", INFERMETRICS_PARAMETER_STRING, "traffic");
+    if (!l_traffic) fatal("ParameterNew", NULL);
+    const INFERMETRICS_Parameter* one_traffic[1] = {l_traffic};
+    MUST(INFERMETRICS_MetricFamilyNew(&fw, INFERMETRICS_METRIC_KIND_HISTOGRAM, "fixture_work_seconds",
+                                      "Work time per request, in seconds"));
+    MUST(INFERMETRICS_MetricArgsNew(&wargs));
+    MUST(INFERMETRICS_MetricArgsSetHistogram(wargs, wb, 8));
+    MUST(INFERMETRICS_MetricNewWithArgs(&w, fw, one_traffic, 1, wargs));
+  }
+
   INFERMETRICS_ServerOptions* o = NULL;
   INFERMETRICS_Server* s = NULL;
   uint16_t port = 0;
@@ -93,11 +119,22 @@ int main(int argc, char** argv)
 
   /* stay up until stdin closes or the time is up */
   long long deadline = hc_now_ms() + (long long)seconds * 1000;
+  long long next_obs = hc_now_ms();
+  unsigned obs = 0;
   for (;;) {
-    long long left = deadline - hc_now_ms();
+    long long now = hc_now_ms();
+    long long left = deadline - now;
     if (left <= 0) break;
+    long long wait = left > 1000 ? 1000 : left;
+    if (w) {
+      while (next_obs <= now) {
+        MUST(INFERMETRICS_MetricObserve(w, obs++ % 10 == 9 ? 0.3 : 0.007));
+        next_obs += traffic_ms;
+      }
+      if (next_obs - now < wait) wait = next_obs - now;
+    }
     struct pollfd p = {0, POLLIN, 0};
-    int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+    int n = poll(&p, 1, (int)wait);
     if (n > 0) {
       char buf[256];
       ssize_t r = read(0, buf, sizeof buf);
@@ -113,6 +150,12 @@ int main(int argc, char** argv)
   MUST(INFERMETRICS_MetricDelete(g2));
   MUST(INFERMETRICS_MetricDelete(h));
   MUST(INFERMETRICS_MetricDelete(e));
+  if (w) {
+    MUST(INFERMETRICS_MetricDelete(w));
+    MUST(INFERMETRICS_MetricArgsDelete(wargs));
+    MUST(INFERMETRICS_MetricFamilyDelete(fw));
+    INFERMETRICS_ParameterDelete(l_traffic);
+  }
   MUST(INFERMETRICS_MetricArgsDelete(args));
   MUST(INFERMETRICS_MetricFamilyDelete(fc));
   MUST(INFERMETRICS_MetricFamilyDelete(fg));

@@ -14,29 +14,17 @@
 set -u
 FIXTURE=${1:?usage: triton_prometheus.sh /path/to/serve_triton /path/to/fake/libnvidia-ml.so.1}
 FAKE_NVML=${2:?usage: triton_prometheus.sh /path/to/serve_triton /path/to/fake/libnvidia-ml.so.1}
-PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || echo /usr/bin/prometheus)}
-[ -x "$PROMETHEUS" ] || { echo "SKIP: prometheus not installed (apt-get install prometheus)"; exit 77; }
-command -v curl >/dev/null 2>&1 || { echo "SKIP: curl not installed"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not installed"; exit 77; }
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/infermetrics-triton.XXXXXX")
 . "$(dirname "$0")/fixture_lib.sh"
-PROM_PID=
-stop_prometheus() {
-  [ -n "$PROM_PID" ] || return 0
-  kill "$PROM_PID" 2>/dev/null
-  local i
-  for i in $(seq 1 50); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PROM_PID" 2>/dev/null
-  wait "$PROM_PID" 2>/dev/null
-  PROM_PID=
-}
+. "$(dirname "$0")/prometheus_lib.sh"
+require_prometheus
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/infermetrics-triton.XXXXXX")
 trap 'stop_prometheus; stop_fixture; rm -rf "$TMP"' EXIT
 
 export INFERMETRICS_NVML_LIBRARY="$FAKE_NVML" FAKE_NVML_CONFIG="$TMP/nvml.conf"
 printf 'count = 1\n' >"$FAKE_NVML_CONFIG"
 unset INFERMETRICS_METRICS_CONFIG INFERMETRICS_PORT INFERMETRICS_ADDRESS INFERMETRICS_INTERVAL_MS
 start_fixture 120
-PROM_PORT=$("$FIXTURE" --free-port) || fail "no free port for Prometheus"
 cat >"$TMP/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -47,10 +35,7 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$FIXTURE_PORT']
 YML
-"$PROMETHEUS" --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/data" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prometheus.log" 2>&1 &
-PROM_PID=$!
-API="http://127.0.0.1:$PROM_PORT/api/v1"
+start_prometheus "$TMP/prometheus.yml"
 echo "serve_triton on 127.0.0.1:$FIXTURE_PORT, Prometheus on 127.0.0.1:$PROM_PORT"
 
 # value PROMQL: the first result's value of an instant query ("none" when there is no result)
@@ -70,7 +55,7 @@ near() { python3 -c "import sys; g=float('$1') if '$1' not in ('none','NaN') els
 # reach them: so wait until the last minute is covered (60 scrapes, one a second)
 deadline=$((SECONDS + 80))
 while [ $SECONDS -lt $deadline ]; do
-  kill -0 "$PROM_PID" 2>/dev/null || { cat "$TMP/prometheus.log" >&2; fail "prometheus exited"; }
+  prometheus_alive
   n=$(value 'count_over_time(nv_inference_request_success{job="triton"}[1m])')
   [ "$n" != none ] && [ "${n%.*}" -ge 60 ] 2>/dev/null && break
   sleep 1
@@ -132,9 +117,7 @@ for p in "${PANELS[@]}"; do
   fi
 done
 
-if grep -Ei 'level=(warn|error).*(scrape|append)' "$TMP/prometheus.log" >&2; then
-  fail "Prometheus logged scrape or append problems (above)"
-fi
+prometheus_log_clean
 [ $failed = 0 ] || fail "some values or panels are wrong (above)"
 stop_prometheus
 stop_fixture
