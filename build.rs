@@ -36,7 +36,7 @@ fn main() {
             panic!("build.rs: no `const {rust}: &str = \"...\"` in src/core/text.rs")
         });
         defines.push_str(&format!(
-            "/** The Content-Type of a body in {what}, as INFERMETRICS_MetricsRender returns it. */\n#define {c} \"{value}\"\n"
+            "/**\n * The Content-Type of a body in {what},\n * as INFERMETRICS_MetricsRender returns it.\n */\n#define {c} \"{value}\"\n"
         ));
     }
     config.after_includes = Some(format!(

@@ -29,9 +29,15 @@
 #define INFERMETRICS_API_VERSION_MAJOR 1
 /** Minor version of this C API. */
 #define INFERMETRICS_API_VERSION_MINOR 34
-/** The Content-Type of a body in Prometheus text 0.0.4 (INFERMETRICS_METRIC_PROMETHEUS), as INFERMETRICS_MetricsRender returns it. */
+/**
+ * The Content-Type of a body in Prometheus text 0.0.4 (INFERMETRICS_METRIC_PROMETHEUS),
+ * as INFERMETRICS_MetricsRender returns it.
+ */
 #define INFERMETRICS_CONTENT_TYPE_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
-/** The Content-Type of a body in OpenMetrics 1.0.0 text (INFERMETRICS_METRIC_OPENMETRICS), as INFERMETRICS_MetricsRender returns it. */
+/**
+ * The Content-Type of a body in OpenMetrics 1.0.0 text (INFERMETRICS_METRIC_OPENMETRICS),
+ * as INFERMETRICS_MetricsRender returns it.
+ */
 #define INFERMETRICS_CONTENT_TYPE_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
