@@ -12,8 +12,38 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=build.rs");
 
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml must parse");
+    // cbindgen emits no `&str` constants, so the content-type macros are written here, from
+    // `core::Format`'s constants in src/core/text.rs (their one spelling; a unit test in
+    // src/ffi/metrics.rs checks the header against them)
+    let text_rs = std::fs::read_to_string(crate_dir.join("src/core/text.rs"))
+        .expect("src/core/text.rs must be readable");
+    let mut defines = String::new();
+    for (rust, c, what) in [
+        (
+            "PROMETHEUS_CONTENT_TYPE",
+            "INFERMETRICS_CONTENT_TYPE_PROMETHEUS",
+            "Prometheus text 0.0.4 (INFERMETRICS_METRIC_PROMETHEUS)",
+        ),
+        (
+            "OPENMETRICS_CONTENT_TYPE",
+            "INFERMETRICS_CONTENT_TYPE_OPENMETRICS",
+            "OpenMetrics 1.0.0 text (INFERMETRICS_METRIC_OPENMETRICS)",
+        ),
+    ] {
+        let value = str_const(&text_rs, rust).unwrap_or_else(|| {
+            panic!("build.rs: no `const {rust}: &str = \"...\"` in src/core/text.rs")
+        });
+        defines.push_str(&format!(
+            "/**\n * The Content-Type of a body in {what},\n * as INFERMETRICS_MetricsRender returns it.\n */\n#define {c} \"{value}\"\n"
+        ));
+    }
+    config.after_includes = Some(format!(
+        "{}{}",
+        config.after_includes.take().unwrap_or_default(),
+        defines
+    ));
     let bindings = match cbindgen::Builder::new()
         .with_crate(&crate_dir)
         .with_config(config)
@@ -45,4 +75,15 @@ fn main() {
             let _ = std::os::unix::fs::symlink("libinfermetrics.so", &link);
         }
     }
+}
+
+/// The string literal of `const NAME: &'static str = "...";` in `source` (no escapes in it).
+fn str_const(source: &str, name: &str) -> Option<String> {
+    let at = source.find(&format!("const {name}:"))?;
+    let rest = &source[at..];
+    let rest = &rest[rest.find('=')?..];
+    let open = rest.find('"')?;
+    let len = rest[open + 1..].find('"')?;
+    let value = &rest[open + 1..open + 1 + len];
+    (!value.contains('\\')).then(|| value.to_owned())
 }

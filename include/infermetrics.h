@@ -29,6 +29,16 @@
 #define INFERMETRICS_API_VERSION_MAJOR 1
 /** Minor version of this C API. */
 #define INFERMETRICS_API_VERSION_MINOR 34
+/**
+ * The Content-Type of a body in Prometheus text 0.0.4 (INFERMETRICS_METRIC_PROMETHEUS),
+ * as INFERMETRICS_MetricsRender returns it.
+ */
+#define INFERMETRICS_CONTENT_TYPE_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
+/**
+ * The Content-Type of a body in OpenMetrics 1.0.0 text (INFERMETRICS_METRIC_OPENMETRICS),
+ * as INFERMETRICS_MetricsRender returns it.
+ */
+#define INFERMETRICS_CONTENT_TYPE_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
 /**
@@ -181,9 +191,10 @@ typedef struct INFERMETRICS_MetricArgs INFERMETRICS_MetricArgs;
 typedef struct INFERMETRICS_MetricFamily INFERMETRICS_MetricFamily;
 
 /**
- * A snapshot holder. Each INFERMETRICS_MetricsFormatted call renders the registry (and the
- * server's collector series, if made from a server) at that moment. Owned by the caller;
- * free with INFERMETRICS_MetricsDelete. Not to be formatted from two threads at once.
+ * A snapshot holder. Each INFERMETRICS_MetricsFormatted or INFERMETRICS_MetricsRender call
+ * renders the registry (and the server's collector series, if made from a server) at that
+ * moment. Owned by the caller; free with INFERMETRICS_MetricsDelete. Not to be rendered from
+ * two threads at once (one holder per thread, or a lock around it).
  */
 typedef struct INFERMETRICS_Metrics INFERMETRICS_Metrics;
 
@@ -546,6 +557,59 @@ INFERMETRICS_Error *INFERMETRICS_MetricsFormatted(INFERMETRICS_Metrics *metrics,
                                                   uintptr_t *byte_size);
 
 /**
+ * Renders everything the holder covers now (the registry, plus the server's collector series
+ * if it was made from a server, e.g. one started without a listener) as an HTTP response
+ * body, for a host that serves /metrics from its own HTTP server. Send the body with
+ * `Content-Type: <content_type>` and, when `gzip` is true, `Content-Encoding: gzip` (and
+ * `Vary: Accept-Encoding` if the choice came from the request). INFERMETRICS_MetricsNegotiate
+ * makes the same choice of format and gzip the library's own server makes for a request.
+ * Our extension of the Triton API.
+ *
+ * @param metrics a live holder (INFERMETRICS_ServerMetrics).
+ * @param format INFERMETRICS_METRIC_PROMETHEUS (text 0.0.4), or
+ *        INFERMETRICS_METRIC_OPENMETRICS (OpenMetrics 1.0.0 text, ends with `# EOF`).
+ * @param gzip true: the body is gzip-compressed (binary; a gzip member, RFC 1952).
+ * @param body out: the body, owned by `metrics`, valid until it is deleted or rendered or
+ *        formatted again. An uncompressed body is followed by a NUL byte (not counted).
+ * @param byte_size out: the body's length in bytes (the Content-Length).
+ * @param content_type out: the body's content type, a static NUL-terminated string
+ *        (INFERMETRICS_CONTENT_TYPE_PROMETHEUS or INFERMETRICS_CONTENT_TYPE_OPENMETRICS);
+ *        never freed.
+ * @return NULL on success (the out-parameters are written only then); INVALID_ARG naming
+ *         the argument for a NULL `metrics`, `body`, `byte_size` or `content_type`, a
+ *         `metrics` that is not a live holder, or an unknown format.
+ */
+INFERMETRICS_Error *INFERMETRICS_MetricsRender(INFERMETRICS_Metrics *metrics,
+                                               INFERMETRICS_MetricFormat format,
+                                               bool gzip,
+                                               const void **body,
+                                               uintptr_t *byte_size,
+                                               const char **content_type);
+
+/**
+ * Picks the format and encoding for one HTTP request from its headers, exactly as the
+ * library's own server does (RFC 9110 content negotiation): gzip when `Accept-Encoding`
+ * accepts it with a q-value above 0 (by name or through `*`), else identity; OpenMetrics
+ * 1.0.0 only when `openmetrics` is true and `Accept` asks for `application/openmetrics-text`
+ * (version 1.0.0 or none) ahead of text/plain, else Prometheus text 0.0.4. Pass the results to
+ * INFERMETRICS_MetricsRender. Our extension of the Triton API.
+ *
+ * @param accept the request's `Accept` header value, or NULL if it had none. Bytes that are
+ *        not UTF-8 match no media type.
+ * @param accept_encoding the request's `Accept-Encoding` header value, or NULL if it had none.
+ * @param openmetrics whether OpenMetrics may be served (the host's opt-in; see the README for
+ *        why it is off by default).
+ * @param format out: INFERMETRICS_METRIC_PROMETHEUS or INFERMETRICS_METRIC_OPENMETRICS.
+ * @param gzip out: whether to gzip the body.
+ * @return NULL on success; INVALID_ARG naming the argument for a NULL `format` or `gzip`.
+ */
+INFERMETRICS_Error *INFERMETRICS_MetricsNegotiate(const char *accept,
+                                                  const char *accept_encoding,
+                                                  bool openmetrics,
+                                                  INFERMETRICS_MetricFormat *format,
+                                                  bool *gzip);
+
+/**
  * Frees a snapshot holder and its text.
  *
  * @param metrics the holder; dangling after success.
@@ -877,6 +941,22 @@ INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetMaxConnections(INFERMETRICS_Ser
                                                                 uint32_t max_connections);
 
 /**
+ * Whether the server opens its own HTTP listener. Default true. False: INFERMETRICS_ServerNew
+ * binds no socket and starts no HTTP thread, only the collectors, for a host that serves the
+ * series from its own HTTP server: render them with INFERMETRICS_ServerMetrics and
+ * INFERMETRICS_MetricsRender (INFERMETRICS_MetricsNegotiate picks the format and encoding for a
+ * request). The address, port and max-connections options (and their environment variables)
+ * are then unused; INFERMETRICS_ServerPort answers UNAVAILABLE. Any number of servers without
+ * a listener may run beside each other and beside listening ones.
+ *
+ * @param options live options.
+ * @param listen true to bind and serve GET /metrics; false for collectors only.
+ * @return NULL on success; INVALID_ARG if `options` is NULL.
+ */
+INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetListen(INFERMETRICS_ServerOptions *options,
+                                                        bool listen);
+
+/**
  * Sets the NVML library to load, for drivers in unusual places (also settable with the
  * environment variable INFERMETRICS_NVML_LIBRARY). Default: "libnvidia-ml.so.1" from the
  * usual library paths. Not loaded until the server starts; a missing library means no GPU
@@ -981,7 +1061,8 @@ INFERMETRICS_Error *INFERMETRICS_ServerOptionsSetDiskPaths(INFERMETRICS_ServerOp
                                                            const char *paths);
 
 /**
- * Starts a metrics server: binds the socket before returning, runs each collector once,
+ * Starts a metrics server: binds the socket before returning (unless the options say no
+ * listener: then only the collectors start, see INFERMETRICS_ServerOptionsSetListen), runs each collector once,
  * then serves GET /metrics (and /metrics/, and HEAD) with content type
  * "text/plain; version=0.0.4; charset=utf-8"; other paths 404, other methods 405, malformed
  * requests 400. One thread serves every connection (at most the options' max connections;
@@ -1003,7 +1084,8 @@ INFERMETRICS_Error *INFERMETRICS_ServerNew(INFERMETRICS_Server **server,
  *
  * @param server a live server.
  * @param port out: the port.
- * @return NULL on success; INVALID_ARG for NULL arguments.
+ * @return NULL on success; INVALID_ARG for NULL arguments; UNAVAILABLE for a server started
+ *         without a listener (INFERMETRICS_ServerOptionsSetListen false).
  */
 INFERMETRICS_Error *INFERMETRICS_ServerPort(INFERMETRICS_Server *server, uint16_t *port);
 

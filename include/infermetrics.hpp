@@ -1000,6 +1000,79 @@ inline std::string text(Error& err) { return std::string(Snapshot::take(nullptr,
 inline std::string text() { return std::string(Snapshot::take(nullptr).text()); }
 #endif
 
+/// Exposition formats (INFERMETRICS_MetricFormat).
+enum class Format : int {
+  Prometheus = INFERMETRICS_METRIC_PROMETHEUS,    ///< text 0.0.4 (INFERMETRICS_CONTENT_TYPE_PROMETHEUS)
+  OpenMetrics = INFERMETRICS_METRIC_OPENMETRICS,  ///< OpenMetrics 1.0.0 (INFERMETRICS_CONTENT_TYPE_OPENMETRICS)
+};
+
+/// A body rendered for a host's own HTTP server (Server::render, infermetrics::render): send it with
+/// `Content-Type: content_type` and, when content_encoding is not empty, `Content-Encoding:
+/// content_encoding` (and `Vary: Accept-Encoding` when the choice came from the request).
+struct Rendered {
+  std::string body;              ///< the bytes to send (gzip-compressed when content_encoding == "gzip")
+  std::string content_type;      ///< e.g. INFERMETRICS_CONTENT_TYPE_PROMETHEUS
+  std::string content_encoding;  ///< "gzip", or empty for identity
+};
+
+/// What one request asked for (infermetrics::negotiate).
+struct Negotiated {
+  Format format = Format::Prometheus;
+  bool gzip = false;
+};
+
+namespace detail {
+inline Rendered render(INFERMETRICS_Server* server, Format format, bool gzip, Error& err) {
+  Rendered r;
+  INFERMETRICS_Metrics* m = nullptr;
+  if (!take(INFERMETRICS_ServerMetrics(server, &m), err)) return r;
+  const void* body = nullptr;
+  std::size_t size = 0;
+  const char* type = nullptr;
+  if (take(INFERMETRICS_MetricsRender(m, static_cast<INFERMETRICS_MetricFormat>(format), gzip, &body, &size, &type),
+           err)) {
+    r.body.assign(static_cast<const char*>(body), size);
+    r.content_type = type;
+    if (gzip) r.content_encoding = "gzip";
+  }
+  INFERMETRICS_ErrorDelete(INFERMETRICS_MetricsDelete(m));
+  return r;
+}
+}  // namespace detail
+
+/// The registry alone (no collector series) rendered in `format`, gzipped if asked. Non-throwing.
+inline Rendered render(Format format, bool gzip, Error& err) { return detail::render(nullptr, format, gzip, err); }
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+inline Rendered render(Format format = Format::Prometheus, bool gzip = false) {
+  Error err;
+  Rendered r = render(format, gzip, err);
+  detail::throw_if(err);
+  return r;
+}
+#endif
+
+/// The format and gzip the library's own server would choose for a request with these `Accept`
+/// and `Accept-Encoding` header values (nullptr: header absent); OpenMetrics only when
+/// `openmetrics` is true and asked for (INFERMETRICS_MetricsNegotiate).
+inline Negotiated negotiate(const char* accept, const char* accept_encoding, bool openmetrics, Error& err) noexcept {
+  Negotiated n;
+  INFERMETRICS_MetricFormat f = INFERMETRICS_METRIC_PROMETHEUS;
+  bool gz = false;
+  if (detail::take(INFERMETRICS_MetricsNegotiate(accept, accept_encoding, openmetrics, &f, &gz), err)) {
+    n.format = static_cast<Format>(f);
+    n.gzip = gz;
+  }
+  return n;
+}
+#if !defined(INFERMETRICS_NO_EXCEPTIONS)
+inline Negotiated negotiate(const char* accept, const char* accept_encoding, bool openmetrics = false) {
+  Error err;
+  Negotiated n = negotiate(accept, accept_encoding, openmetrics, err);
+  detail::throw_if(err);
+  return n;
+}
+#endif
+
 /// Options of the metrics HTTP server. Defaults (and the INFERMETRICS_ADDRESS / _PORT /
 /// _INTERVAL_MS environment overrides) are applied when the options are created.
 class ServerOptions {
@@ -1041,6 +1114,10 @@ class ServerOptions {
   bool pinned_memory_metrics(bool on, Error& err) noexcept {
     return detail::take(INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(opts_.get(), on), err);
   }
+  /// false: no listener of its own (collectors only); serve Server::render() from your HTTP server.
+  bool listen(bool on, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetListen(opts_.get(), on), err);
+  }
   /// Path of libnvidia-ml.so.1 for drivers in unusual places.
   bool nvml_library(const std::string& path, Error& err) noexcept {
     return detail::take(INFERMETRICS_ServerOptionsSetNvmlLibrary(opts_.get(), path.c_str()), err);
@@ -1061,6 +1138,7 @@ class ServerOptions {
   ServerOptions& nvml_library(const std::string& path) {
     return chain(INFERMETRICS_ServerOptionsSetNvmlLibrary(opts_.get(), path.c_str()));
   }
+  ServerOptions& listen(bool on) { return chain(INFERMETRICS_ServerOptionsSetListen(opts_.get(), on)); }
 #endif
 
  private:
@@ -1103,13 +1181,24 @@ class Server {
   /// Stops the server and joins its thread.
   void reset() noexcept { server_.reset(); }
 
-  /// The bound port (0 on error).
+  /// The bound port (0 on error; UNAVAILABLE for a server without a listener).
   std::uint16_t port(Error& err) const noexcept {
     std::uint16_t p = 0;
     return detail::take(INFERMETRICS_ServerPort(server_.get(), &p), err) ? p : 0;
   }
   /// Registry plus this server's collector series.
   Snapshot snapshot(Error& err) const { return Snapshot::take(server_.get(), err); }
+  /// Registry plus this server's collector series, rendered now as an HTTP body in `format`,
+  /// gzipped if asked, for a host's own HTTP server (see negotiate()). Non-throwing.
+  Rendered render(Format format, bool gzip, Error& err) const {
+    if (!valid()) {
+      detail::take(INFERMETRICS_ErrorNew(INFERMETRICS_ERROR_INVALID_ARG,
+                                         "Server::render on an empty Server (moved from, reset, or failed to start)"),
+                   err);
+      return Rendered{};
+    }
+    return detail::render(server_.get(), format, gzip, err);
+  }
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
   std::uint16_t port() const {
     Error err;
@@ -1118,6 +1207,12 @@ class Server {
     return p;
   }
   Snapshot snapshot() const { return Snapshot::take(server_.get()); }
+  Rendered render(Format format = Format::Prometheus, bool gzip = false) const {
+    Error err;
+    Rendered r = render(format, gzip, err);
+    detail::throw_if(err);
+    return r;
+  }
 #endif
 
  private:

@@ -8,8 +8,9 @@ system's (see _lib.py); LIBRARY_PATH says which was loaded.
 from ._core import (LIBRARY_PATH, ErrorCode, InfermetricsError, LogLevel, MetricKind, Server, api_version,
                     report_pinned_memory, set_log_callback, set_max_series_per_family, snapshot)
 from ._core import LIB as _LIB
-from .exposition import (CONTENT_TYPE_LATEST, CONTENT_TYPE_PLAIN_0_0_4, generate_latest, make_wsgi_app,
-                         start_http_server, start_wsgi_server, write_to_textfile)
+from .exposition import (CONTENT_TYPE_LATEST, CONTENT_TYPE_PLAIN_0_0_4, generate_latest, make_asgi_app,
+                         make_wsgi_app, start_collectors, start_http_server, start_wsgi_server,
+                         write_to_textfile)
 from .metrics import (Counter, Enum, Gauge, Histogram, Info, Summary, disable_created_metrics,
                       enable_created_metrics, refresh_function_gauges)
 from .registry import REGISTRY, CollectorRegistry, DuplicateTimeseries
@@ -23,12 +24,12 @@ __all__ = [
     # prometheus_client's names
     "Counter", "Gauge", "Histogram", "Summary", "Info", "Enum", "CollectorRegistry", "REGISTRY",
     "CONTENT_TYPE_LATEST", "CONTENT_TYPE_PLAIN_0_0_4", "generate_latest", "start_http_server",
-    "start_wsgi_server", "make_wsgi_app", "write_to_textfile", "disable_created_metrics",
+    "start_wsgi_server", "make_wsgi_app", "make_asgi_app", "write_to_textfile", "disable_created_metrics",
     "enable_created_metrics",
     # infermetrics' own
     "Server", "InfermetricsError", "ErrorCode", "MetricKind", "LogLevel", "DuplicateTimeseries",
     "DEFAULT_BUCKETS", "LIBRARY_PATH", "api_version", "snapshot", "report_pinned_memory",
-    "set_log_callback", "set_max_series_per_family", "refresh_function_gauges",
+    "set_log_callback", "set_max_series_per_family", "refresh_function_gauges", "start_collectors",
     # issue 13 (_triton.py): summaries with quantiles, Triton's inference statistics
     "QuantileSummary", "DEFAULT_QUANTILES", "ModelReporter", "Request", "now_ns", "set_metrics_config",
 ]

@@ -145,6 +145,41 @@ def _render(server_handle):
         _check(LIB.INFERMETRICS_MetricsDelete(metrics))
 
 
+# INFERMETRICS_MetricFormat
+FORMAT_PROMETHEUS = 0
+FORMAT_OPENMETRICS = 1
+
+
+def negotiate(accept, accept_encoding, openmetrics=False):
+    """(format, gzip) for a request with these Accept / Accept-Encoding header values (None:
+    absent), as the native server chooses (INFERMETRICS_MetricsNegotiate). OpenMetrics only when
+    ``openmetrics`` is true and the request asks for it."""
+    def header(v):
+        if v is None:
+            return None
+        b = v.encode("latin-1", "replace") if isinstance(v, str) else bytes(v)
+        return b.replace(b"\0", b"")  # a NUL cannot reach C; it would only cut the value short
+
+    fmt, gz = ctypes.c_int(), ctypes.c_bool()
+    _check(_fn("INFERMETRICS_MetricsNegotiate")(header(accept), header(accept_encoding), bool(openmetrics),
+                                                byref(fmt), byref(gz)))
+    return fmt.value, gz.value
+
+
+def render(server_handle=None, fmt=FORMAT_PROMETHEUS, gzip=False):
+    """(body bytes, content type) of everything a server serves (the registry plus its collector
+    series; server_handle None: the registry alone), gzipped if asked (INFERMETRICS_MetricsRender)."""
+    metrics = _lib.MetricsP()
+    _check(LIB.INFERMETRICS_ServerMetrics(server_handle, byref(metrics)))
+    try:
+        body, size, ctype = c_void_p(), c_size_t(), ctypes.c_char_p()
+        _check(_fn("INFERMETRICS_MetricsRender")(metrics, int(fmt), bool(gzip), byref(body), byref(size),
+                                                 byref(ctype)))
+        return (ctypes.string_at(body, size.value) if size.value else b""), ctype.value.decode("ascii")
+    finally:
+        _check(LIB.INFERMETRICS_MetricsDelete(metrics))
+
+
 def snapshot():
     """Every family of the process (Python's and any C/C++ code's) as Prometheus text 0.0.4,
     without the server's collector series. Function gauges are not refreshed: see
@@ -277,14 +312,24 @@ class Server(_Closing):
     server without touching code); when one overrides an argument, the logger "infermetrics" says
     so, and the library logs "Started metrics service at ADDRESS:PORT". ``port=0`` binds any free
     port; read ``.port``.
+
+    ``listen=False`` starts the collectors only: no socket, no HTTP thread, ``.port`` is None. Its
+    series are served by make_wsgi_app() / make_asgi_app() (or ``.render()``) from the host's own
+    HTTP server; see start_collectors().
     """
 
-    def __init__(self, address=None, port=None, interval_ms=None, gpu=True, cpu=True, pinned=True):
+    _started_count = 0
+
+    def __init__(self, address=None, port=None, interval_ms=None, gpu=True, cpu=True, pinned=True, listen=True):
         self._handle = None
         self._pid = os.getpid()
+        self.listening = bool(listen)
+        self.port = None
         opts = _lib.OptionsP()
         _check(_fn("INFERMETRICS_ServerOptionsNew")(byref(opts)))
         try:
+            if not listen:
+                _check(_fn("INFERMETRICS_ServerOptionsSetListen")(opts, False))
             if address is not None:
                 _check(LIB.INFERMETRICS_ServerOptionsSetAddress(opts, _cstr(address, "address")))
             if port is not None:
@@ -301,15 +346,20 @@ class Server(_Closing):
             self._handle = h
         finally:
             _check(LIB.INFERMETRICS_ServerOptionsDelete(opts))
-        p = c_uint16()
-        try:
-            _check(LIB.INFERMETRICS_ServerPort(self._handle, byref(p)))
-        except BaseException:
-            self.close()
-            raise
-        self.port = p.value
+        if listen:
+            p = c_uint16()
+            try:
+                _check(LIB.INFERMETRICS_ServerPort(self._handle, byref(p)))
+            except BaseException:
+                self.close()
+                raise
+            self.port = p.value
+        Server._started_count += 1
+        self._seq = Server._started_count
         given = {"address": address, "port": port, "interval_ms": interval_ms}
         for arg, var in _ENV_OVERRIDES:
+            if not listen and arg != "interval_ms":
+                continue  # no listener: the address and port are unused
             if given[arg] is not None and var in os.environ and str(given[arg]) != os.environ[var].strip():
                 log.info("%s=%s overrides %s=%r (this server's port is %d)", var, os.environ[var], arg,
                          given[arg], self.port)
@@ -336,6 +386,11 @@ class Server(_Closing):
         """What GET /metrics serves now: the registry plus this server's collector series."""
         return _render(self._h())
 
+    def render(self, fmt=FORMAT_PROMETHEUS, gzip=False):
+        """(body bytes, content type): what GET /metrics serves now, in ``fmt`` (FORMAT_PROMETHEUS
+        or FORMAT_OPENMETRICS), gzipped if asked."""
+        return render(self._h(), fmt, gzip)
+
     def report_pinned(self, total_bytes, used_bytes):
         report_pinned_memory(total_bytes, used_bytes)
 
@@ -354,7 +409,15 @@ class Server(_Closing):
             pass
 
     def __repr__(self):
-        return "<infermetrics.Server port=%s%s>" % (getattr(self, "port", None), " closed" if self.closed else "")
+        where = "port=%s" % (getattr(self, "port", None),) if getattr(self, "listening", True) else "no listener"
+        return "<infermetrics.Server %s%s>" % (where, " closed" if self.closed else "")
+
+
+def collectors_server():
+    """The most recently started listener-less Server of this process that is still open (not
+    one inherited through fork), or None."""
+    live = [s for s in list(_servers) if not s.listening and not s.closed and not s.inherited]
+    return max(live, key=lambda s: s._seq) if live else None
 
 
 server_started_hooks = []  # fn(server), run after each Server starts (metrics.py: function gauges)

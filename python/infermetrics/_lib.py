@@ -93,6 +93,10 @@ _PROTOTYPES = {
     "INFERMETRICS_ServerMetrics": (ErrorP, [ServerP, POINTER(MetricsP)]),
     "INFERMETRICS_MetricsFormatted": (ErrorP, [MetricsP, c_int, POINTER(ctypes.c_void_p), POINTER(c_size_t)]),
     "INFERMETRICS_MetricsDelete": (ErrorP, [MetricsP]),
+    # embedding (issue 12): render for a host's own HTTP server, negotiate from its headers
+    "INFERMETRICS_MetricsRender": (ErrorP, [MetricsP, c_int, c_bool, POINTER(ctypes.c_void_p), POINTER(c_size_t),
+                                            POINTER(c_char_p)]),
+    "INFERMETRICS_MetricsNegotiate": (ErrorP, [c_char_p, c_char_p, c_bool, POINTER(c_int), POINTER(c_bool)]),
     "INFERMETRICS_SetLogCallback": (ErrorP, [c_void_p, c_void_p]),  # fn: a LogFn cast to void*, or None
     "INFERMETRICS_ApiVersion": (ErrorP, [POINTER(c_uint32), POINTER(c_uint32)]),
     # metrics server
@@ -104,6 +108,7 @@ _PROTOTYPES = {
     "INFERMETRICS_ServerOptionsSetGpuMetrics": (ErrorP, [OptionsP, c_bool]),
     "INFERMETRICS_ServerOptionsSetCpuMetrics": (ErrorP, [OptionsP, c_bool]),
     "INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics": (ErrorP, [OptionsP, c_bool]),
+    "INFERMETRICS_ServerOptionsSetListen": (ErrorP, [OptionsP, c_bool]),
     "INFERMETRICS_ServerNew": (ErrorP, [POINTER(ServerP), OptionsP]),
     "INFERMETRICS_ServerPort": (ErrorP, [ServerP, POINTER(c_uint16)]),
     "INFERMETRICS_ServerDelete": (ErrorP, [ServerP]),

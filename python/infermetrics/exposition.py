@@ -1,6 +1,7 @@
-"""generate_latest, start_http_server, make_wsgi_app, write_to_textfile, shaped like
-prometheus_client.exposition. The text is rendered by the C library (Prometheus text 0.0.4)."""
+"""generate_latest, start_http_server, make_wsgi_app, make_asgi_app, write_to_textfile, shaped like
+prometheus_client.exposition, and start_collectors. The text is rendered by the C library."""
 import errno
+import gzip
 import os
 
 from . import _core
@@ -56,26 +57,107 @@ def start_http_server(port, addr="0.0.0.0", registry=REGISTRY, certfile=None, ke
 start_wsgi_server = start_http_server
 
 
-def make_wsgi_app(registry=REGISTRY, disable_compression=False):
-    """A WSGI app serving generate_latest(registry) (for mounting /metrics inside an app; in a
-    forking server each request sees only the worker that answers it: see "Forking servers")."""
+def start_collectors(interval_ms=None, gpu=True, cpu=True, pinned=True):
+    """Starts the native collectors (CPU, GPU, pinned memory, process, container) without a
+    listener of their own (no port is opened), for an app that serves /metrics itself through
+    make_wsgi_app() / make_asgi_app(): those apps then serve the collectors' series beside the
+    registry's. Returns the Server (``.close()`` stops it); it is kept alive until the process
+    exits. Several may run; the apps use the most recently started one that is still open."""
+    server = _core.Server(interval_ms=interval_ms, gpu=gpu, cpu=cpu, pinned=pinned, listen=False)
+    _started.append(server)
+    return server
+
+
+def _openmetrics_enabled(openmetrics):
+    if openmetrics is not None:
+        return bool(openmetrics)
+    return os.environ.get("INFERMETRICS_OPENMETRICS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# The paths the apps answer: mounted at /metrics (PATH_INFO "" or "/"), or as the whole server.
+_METRICS_PATHS = ("", "/", "/metrics", "/metrics/")
+
+
+def _respond(method, path, accept, accept_encoding, registry, disable_compression, openmetrics):
+    """(status, headers, body) for one request, the way the native server answers it."""
+    text_headers = [("Content-Type", "text/plain; charset=utf-8")]
+    if path not in _METRICS_PATHS:
+        return "404 Not Found", text_headers, b"Not Found: try /metrics\n"
+    if method == "OPTIONS":
+        return "200 OK", [("Allow", "OPTIONS, GET, HEAD")], b""
+    if method not in ("GET", "HEAD"):
+        return ("405 Method Not Allowed", text_headers + [("Allow", "OPTIONS, GET, HEAD")],
+                ("Method Not Allowed: %s; use GET or HEAD\n" % method).encode("latin-1", "replace"))
+    everything = registry is REGISTRY or registry is None or getattr(registry, "_everything", False)
+    # another registry is a filtered subset of the 0.0.4 text (family blocks by name)
+    fmt, gz = _core.negotiate(accept, None if disable_compression else accept_encoding,
+                              _openmetrics_enabled(openmetrics) and everything)
+    refresh_function_gauges()
+    if everything:
+        server = _core.collectors_server()
+        body, ctype = _core.render(server._h() if server is not None else None, fmt, gz)
+    else:
+        text, ctype = _core.render(None, fmt, False)
+        body = filter_families(text.decode("utf-8"), registry._family_names()).encode("utf-8")
+        if gz:
+            body = gzip.compress(body)
+    headers = [("Content-Type", ctype), ("Content-Length", str(len(body)))]
+    if not disable_compression:
+        headers.append(("Vary", "Accept-Encoding"))
+    if gz:
+        headers.append(("Content-Encoding", "gzip"))
+    return "200 OK", headers, b"" if method == "HEAD" else body
+
+
+def make_wsgi_app(registry=REGISTRY, disable_compression=False, openmetrics=None):
+    """A WSGI app serving `registry` (REGISTRY: every family of the process, plus the series of
+    the collectors started by start_collectors()) the way the native server does: the format and
+    gzip are negotiated from the request's Accept / Accept-Encoding (q-values honoured; gzip never
+    when ``disable_compression``; OpenMetrics only when ``openmetrics`` is true, or None and
+    INFERMETRICS_OPENMETRICS=1, and only for REGISTRY), rendered by the C library. GET and HEAD
+    on "/metrics", "/metrics/" or the mount point ("" or "/"); other paths 404, other methods 405.
+    In a forking server each request sees only the worker that answers it: see "Forking servers"."""
 
     def prometheus_app(environ, start_response):
-        method = environ.get("REQUEST_METHOD", "GET")
-        if method == "OPTIONS":
-            start_response("200 OK", [("Allow", "OPTIONS,GET")])
-            return [b""]
-        if method not in ("GET", "HEAD"):
-            start_response("405 Method Not Allowed", [("Allow", "OPTIONS,GET")])
-            return [("# HTTP 405 Method Not Allowed: %s; use OPTIONS or GET\n" % method).encode()]
-        output = generate_latest(registry)
-        headers = [("Content-Type", CONTENT_TYPE_LATEST)]
-        if not disable_compression and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            import gzip
-            output = gzip.compress(output)
-            headers.append(("Content-Encoding", "gzip"))
-        start_response("200 OK", headers)
-        return [b"" if method == "HEAD" else output]
+        status, headers, body = _respond(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
+                                         environ.get("HTTP_ACCEPT"), environ.get("HTTP_ACCEPT_ENCODING"),
+                                         registry, disable_compression, openmetrics)
+        start_response(status, headers)
+        return [body]
+
+    return prometheus_app
+
+
+def make_asgi_app(registry=REGISTRY, disable_compression=False, openmetrics=None):
+    """The ASGI (3.0) form of make_wsgi_app(), for Starlette, FastAPI, Quart... (``app.mount(
+    "/metrics", make_asgi_app())``). It answers "lifespan" too, so it can also run on its own.
+    Rendering takes no lock of the event loop's and no Python per series: it runs inline."""
+
+    async def prometheus_app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            raise ValueError("infermetrics' ASGI app serves http scopes, not %r" % (scope["type"],))
+        headers = {}
+        for k, v in scope.get("headers", ()):
+            k = k.decode("latin-1").lower()
+            headers[k] = headers[k] + "," + v.decode("latin-1") if k in headers else v.decode("latin-1")
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        status, out_headers, body = _respond(scope.get("method", "GET"), path, headers.get("accept"),
+                                             headers.get("accept-encoding"), registry, disable_compression,
+                                             openmetrics)
+        await send({"type": "http.response.start", "status": int(status.split(" ", 1)[0]),
+                    "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in out_headers]})
+        await send({"type": "http.response.body", "body": body})
 
     return prometheus_app
 

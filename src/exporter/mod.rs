@@ -75,6 +75,9 @@ pub struct ServerConfig {
     pub gpu_vendors: collect::gpu::Vendors,
     /// Most connections served at once (1 to [`MAX_CONNECTIONS_LIMIT`]).
     pub max_connections: u32,
+    /// Whether to bind and serve HTTP. False: collectors only, for a host that serves the
+    /// [`Exposition`] from its own HTTP server (no socket, no HTTP thread).
+    pub listen: bool,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +96,7 @@ impl Default for ServerConfig {
             disk_paths: collect::default_disk_paths(),
             gpu_vendors: collect::gpu::Vendors::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            listen: true,
         }
     }
 }
@@ -406,7 +410,8 @@ impl StopSignal {
 /// started it; a forked child that inherited it only forgets them).
 pub struct Server {
     exposition: Arc<Exposition>,
-    addr: SocketAddr,
+    /// The bound address; None for a server without a listener (collectors only).
+    addr: Option<SocketAddr>,
     stop: Arc<StopSignal>,
     http: Option<http::HttpServer>,
     collectors: Vec<(&'static str, JoinHandle<()>)>,
@@ -455,7 +460,8 @@ fn spawn_collectors(
 const FIRST_COLLECTION_WAIT: Duration = Duration::from_millis(200);
 
 impl Server {
-    /// Binds (before returning), starts the HTTP and collector threads.
+    /// Binds (before returning), starts the HTTP and collector threads; with
+    /// `config.listen` false, starts only the collector threads.
     pub fn start(config: &ServerConfig) -> Result<Server> {
         let interval = if config.interval.is_zero() {
             log::warn("metrics interval 0 ms would busy-poll; using 1 ms");
@@ -465,10 +471,21 @@ impl Server {
         };
         let max_connections = check_max_connections(u64::from(config.max_connections))?;
         // registered for the fork handler; the guard unregisters it on the error paths
-        let listener = http::ListenerGuard::new(http::bind(&config.address, config.port)?);
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::internal(format!("local_addr: {}", e)))?;
+        let listener = if config.listen {
+            Some(http::ListenerGuard::new(http::bind(
+                &config.address,
+                config.port,
+            )?))
+        } else {
+            None
+        };
+        let addr = match &listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| Error::internal(format!("local_addr: {}", e)))?,
+            ),
+            None => None,
+        };
 
         // every collector of the table that is on; the shared ones take turns on one thread
         let build = collect::Build {
@@ -527,6 +544,13 @@ impl Server {
         wait_until(FIRST_COLLECTION_WAIT, || {
             slots.iter().all(|s| s.published.load(Ordering::Acquire))
         });
+        let (Some(listener), Some(addr)) = (listener, addr) else {
+            log::info(&format!(
+                "Started metrics collectors only (no listener): {} collector(s); serve them with INFERMETRICS_MetricsRender",
+                slots.len()
+            ));
+            return Ok(server);
+        };
         let listener = listener
             .into_inner()
             .ok_or_else(|| Error::internal("the listening socket was lost"))?;
@@ -542,11 +566,13 @@ impl Server {
         Ok(server)
     }
 
-    pub fn port(&self) -> u16 {
-        self.addr.port()
+    /// The bound port; None for a server without a listener.
+    pub fn port(&self) -> Option<u16> {
+        self.addr.map(|a| a.port())
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
+    /// The bound address; None for a server without a listener.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.addr
     }
 

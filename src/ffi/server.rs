@@ -206,6 +206,28 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetMaxConnections(
     })
 }
 
+/// Whether the server opens its own HTTP listener. Default true. False: INFERMETRICS_ServerNew
+/// binds no socket and starts no HTTP thread, only the collectors, for a host that serves the
+/// series from its own HTTP server: render them with INFERMETRICS_ServerMetrics and
+/// INFERMETRICS_MetricsRender (INFERMETRICS_MetricsNegotiate picks the format and encoding for a
+/// request). The address, port and max-connections options (and their environment variables)
+/// are then unused; INFERMETRICS_ServerPort answers UNAVAILABLE. Any number of servers without
+/// a listener may run beside each other and beside listening ones.
+///
+/// @param options live options.
+/// @param listen true to bind and serve GET /metrics; false for collectors only.
+/// @return NULL on success; INVALID_ARG if `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetListen(
+    options: *mut INFERMETRICS_ServerOptions,
+    listen: CBool,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetListen", || {
+        try_mut(options, "options")?.config.listen = listen.0 != 0;
+        Ok(())
+    })
+}
+
 /// Sets the NVML library to load, for drivers in unusual places (also settable with the
 /// environment variable INFERMETRICS_NVML_LIBRARY). Default: "libnvidia-ml.so.1" from the
 /// usual library paths. Not loaded until the server starts; a missing library means no GPU
@@ -361,7 +383,8 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetDiskPaths(
     })
 }
 
-/// Starts a metrics server: binds the socket before returning, runs each collector once,
+/// Starts a metrics server: binds the socket before returning (unless the options say no
+/// listener: then only the collectors start, see INFERMETRICS_ServerOptionsSetListen), runs each collector once,
 /// then serves GET /metrics (and /metrics/, and HEAD) with content type
 /// "text/plain; version=0.0.4; charset=utf-8"; other paths 404, other methods 405, malformed
 /// requests 400. One thread serves every connection (at most the options' max connections;
@@ -393,7 +416,8 @@ pub unsafe extern "C" fn INFERMETRICS_ServerNew(
 ///
 /// @param server a live server.
 /// @param port out: the port.
-/// @return NULL on success; INVALID_ARG for NULL arguments.
+/// @return NULL on success; INVALID_ARG for NULL arguments; UNAVAILABLE for a server started
+///         without a listener (INFERMETRICS_ServerOptionsSetListen false).
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_ServerPort(
     server: *mut INFERMETRICS_Server,
@@ -401,7 +425,12 @@ pub unsafe extern "C" fn INFERMETRICS_ServerPort(
 ) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_ServerPort", || {
         let s = try_ref(server, "server")?;
-        *try_out(port, "port")? = s.port();
+        let out = try_out(port, "port")?;
+        *out = s.port().ok_or_else(|| {
+            crate::core::Error::unavailable(
+                "this server has no listener (it was started with INFERMETRICS_ServerOptionsSetListen false), so it has no port: serve its series with INFERMETRICS_MetricsRender",
+            )
+        })?;
         Ok(())
     })
 }

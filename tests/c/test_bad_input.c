@@ -285,7 +285,7 @@ static void test_unknown_enum_values(void)
   OK(INFERMETRICS_MetricFamilyDelete(f));
 
   OK(INFERMETRICS_ServerMetrics(NULL, &ms));
-  ERR_MSG(INFERMETRICS_MetricsFormatted(ms, (INFERMETRICS_MetricFormat)1, &base, &size),
+  ERR_MSG(INFERMETRICS_MetricsFormatted(ms, (INFERMETRICS_MetricFormat)2, &base, &size),
           INFERMETRICS_ERROR_INVALID_ARG, "format");
   ERR_MSG(INFERMETRICS_MetricsFormatted(ms, (INFERMETRICS_MetricFormat)7, &base, &size),
           INFERMETRICS_ERROR_INVALID_ARG, "7");
