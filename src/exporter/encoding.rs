@@ -147,7 +147,7 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    /// What Prometheus 2.42 sends: captured from a real scrape by tests/server/negotiation.sh
+    /// What Prometheus 2.42 sends: captured from a real scrape by tests/server/webconfig.sh
     /// (which checks that this constant is still what `prometheus` sends).
     pub const PROMETHEUS_2_42_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 

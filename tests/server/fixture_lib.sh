@@ -1,4 +1,5 @@
-# Shared by promtool.sh and prometheus.sh (sourced): start/stop serve_fixture, bounded waits.
+# Shared by promtool.sh, prometheus.sh and webconfig.sh (sourced): start/stop serve_fixture and a
+# real Prometheus, bounded waits.
 # Needs: FIXTURE (path to serve_fixture), TMP (a private temp dir).
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -37,3 +38,30 @@ stop_fixture() {
   FIXTURE_RC=$?
   FIXTURE_PID=
 }
+
+# start_prometheus: starts $PROMETHEUS (default: the installed one) with $TMP/prometheus.yml on a
+# free port; sets PROM_PID, PROM_PORT and API (its /api/v1 URL). Stop it with stop_prometheus.
+PROM_PID=
+start_prometheus() {
+  PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || echo /usr/bin/prometheus)}
+  PROM_PORT=$("$FIXTURE" --free-port) || fail "no free port for Prometheus"
+  "$PROMETHEUS" --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  API="http://127.0.0.1:$PROM_PORT/api/v1"
+}
+
+stop_prometheus() {
+  [ -n "$PROM_PID" ] || return 0
+  kill "$PROM_PID" 2>/dev/null
+  local i
+  for i in $(seq 1 50); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$PROM_PID" 2>/dev/null
+  wait "$PROM_PID" 2>/dev/null
+  PROM_PID=
+}
+
+# prom_query PROMQL: prints the JSON answer of an instant query
+prom_query() { curl -sS --max-time 2 -G --data-urlencode "query=$1" "$API/query" 2>/dev/null; }
+# prom_value_is JSON VALUE: the (single) result's value is VALUE
+prom_value_is() { printf '%s' "$1" | grep -q "\"value\":\[[0-9.e+]*,\"$2\"\]"; }

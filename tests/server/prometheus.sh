@@ -13,20 +13,9 @@ PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || echo /usr/bin/prometheus)}
 command -v curl >/dev/null 2>&1 || { echo "SKIP: curl not installed (apt-get install curl)"; exit 77; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/infermetrics-prometheus.XXXXXX")
 . "$(dirname "$0")/fixture_lib.sh"
-PROM_PID=
-stop_prometheus() {
-  [ -n "$PROM_PID" ] || return 0
-  kill "$PROM_PID" 2>/dev/null
-  local i
-  for i in $(seq 1 50); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$PROM_PID" 2>/dev/null
-  wait "$PROM_PID" 2>/dev/null
-  PROM_PID=
-}
 trap 'stop_prometheus; stop_fixture; rm -rf "$TMP"' EXIT
 
 start_fixture 90
-PROM_PORT=$("$FIXTURE" --free-port) || fail "no free port for Prometheus"
 cat >"$TMP/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -39,16 +28,11 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$FIXTURE_PORT']
 YML
-"$PROMETHEUS" --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/data" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prometheus.log" 2>&1 &
-PROM_PID=$!
-API="http://127.0.0.1:$PROM_PORT/api/v1"
+start_prometheus
 echo "fixture on 127.0.0.1:$FIXTURE_PORT, Prometheus on 127.0.0.1:$PROM_PORT"
 
-# query PROMQL: prints the JSON answer of an instant query
-query() { curl -sS --max-time 2 -G --data-urlencode "query=$1" "$API/query" 2>/dev/null; }
-# value_is JSON VALUE: the (single) result's value is VALUE
-value_is() { printf '%s' "$1" | grep -q "\"value\":\[[0-9.e+]*,\"$2\"\]"; }
+query() { prom_query "$@"; }
+value_is() { prom_value_is "$@"; }
 
 deadline=$((SECONDS + 30))
 up=0 stored=0 escaped=0 hist=0
