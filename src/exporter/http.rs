@@ -47,6 +47,21 @@
 //! its Content-Length exceeds [`MAX_BODY`]) with `Connection: close`, and the connection is
 //! closed after the answer, so a client dripping a body costs nothing.
 //!
+//! # Negotiation, TLS and authentication
+//!
+//! The service negotiates each request with [`encoding::negotiate`] (`Accept`,
+//! `Accept-Encoding`) and asks the render thread for that format and encoding; the render
+//! thread renders once per distinct format in a batch and gzips once per format asked for
+//! gzipped. Responses say `Vary: Accept-Encoding` (and `Accept` when OpenMetrics is offered).
+//!
+//! With a web config (`webconfig.rs`), the accept loop takes the config in force for each new
+//! connection ([`Watch::current`], which re-reads changed files at most once a second). With
+//! TLS, the connection's first byte must start a TLS record: anything else (plain HTTP) is
+//! answered Go's `400 Client sent an HTTP request to an HTTPS server.` and closed; the
+//! handshake's bytes count as a request head's (same deadline; a victim of the cap like a
+//! partial head), and once it is done the connection is idle until its first request.
+//! Basic auth: see [`Auth`] (bcrypt on the `infermetrics-auth` thread, never on this one).
+//!
 //! # Threads
 //!
 //! One thread, `infermetrics-http`, runs a current-thread tokio runtime (`block_on`) that
@@ -54,8 +69,9 @@
 //! render request to the server's `infermetrics-render` thread and awaits the answer on a
 //! oneshot channel; requests that queue while that thread is busy are answered together by
 //! its next render. So a render of a million series delays no other connection's I/O. No
-//! `spawn_blocking` (its threads outlive the work). `shutdown` closes the listener (the port
-//! is free when it returns) and every connection, and joins both threads.
+//! `spawn_blocking` (its threads outlive the work). With a web config a third thread,
+//! `infermetrics-auth`, checks passwords. `shutdown` closes the listener (the port is free
+//! when it returns) and every connection, and joins every thread.
 //!
 //! # Bounds
 //!
@@ -85,9 +101,11 @@
 //!
 //! The listener and every accepted connection are registered with
 //! [`crate::core::fork::track_fd`] and unregistered just before they are closed. The I/O
-//! thread takes no lock of ours (its connection table belongs to the accept loop; the
-//! connections' state is atomics), and the render thread's only locks are taken inside the
-//! fork gate by the rendering code.
+//! thread takes no lock of ours but the basic-auth cache's (its connection table belongs to
+//! the accept loop; the connections' state is atomics); that mutex is only ever taken on the
+//! I/O thread, and a forked child never uses the server it inherited, so a fork while it is
+//! held cannot deadlock anyone. The render thread's only locks are taken inside the fork gate
+//! by the rendering code; the password thread takes none.
 //!
 //! Connections are tokio tasks (`Send`, on the current-thread runtime) rather than
 //! `LocalSet` tasks: a `LocalSet` task woken by the I/O driver wakes the runtime through its

@@ -641,4 +641,32 @@ mod tests {
         let m = error_of("tls_server_config: [\n");
         assert!(m.contains("web.yml") && m.contains("line"), "{}", m);
     }
+
+    #[test]
+    fn reloads_and_keeps_the_last_good() {
+        let d = tmpdir("reload");
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let p = write(
+            &d,
+            "web.yml",
+            &format!("basic_auth_users:\n  a: {}\n", hash),
+        );
+        let mut w = Watch::load(&p).unwrap();
+        assert!(!w.tls());
+        assert!(w.current().users.contains_key("a"));
+        // not looked at again within CHECK_EVERY
+        write(
+            &d,
+            "web.yml",
+            &format!("basic_auth_users:\n  bb: {}\n", hash),
+        );
+        assert!(w.current().users.contains_key("a"));
+        w.force_check();
+        assert!(w.current().users.contains_key("bb"));
+        write(&d, "web.yml", "basic_auth_users: [\n");
+        w.force_check();
+        let c = w.current();
+        assert!(c.users.contains_key("bb"), "the last good config is kept");
+        assert!(w.failed.is_some());
+    }
 }
