@@ -396,20 +396,23 @@ impl CollectorEnv {
                     .find(|(n, _, _)| *n == s.name)
                     .map(|(_, _, said)| said.as_str())
                     .unwrap_or("");
-                log::info(&format!(
-                    "{}: the {} collector is {} (the environment wins over the server options)",
+                let default = enabled(&ServerConfig::default(), s.name);
+                crate::exporter::log_override(
                     said,
-                    s.name,
-                    if now { "on" } else { "off" }
-                ));
+                    &format!("{} collector setting", s.name),
+                    if was { "on" } else { "off" },
+                    was == default,
+                );
             }
         }
         if let Some((paths, said)) = &self.disk_paths {
             if *paths != config.disk_paths {
-                log::info(&format!(
-                    "{}: disk paths {:?} (the environment wins over the server options)",
-                    said, paths
-                ));
+                crate::exporter::log_override(
+                    said,
+                    "disk paths",
+                    &config.disk_paths.join(","),
+                    config.disk_paths == ServerConfig::default().disk_paths,
+                );
             }
             config.disk_paths = paths.clone();
         }

@@ -42,10 +42,25 @@
 //!
 //! What the service adds (RFC 9112 3.2): an HTTP/1.1 request without a Host header, or any
 //! request with two, gets `400`. `GET`/`HEAD` on `/metrics` and `/metrics/` (query ignored)
-//! get `200` with [`CONTENT_TYPE`]; other paths `404`; other methods `405` with `Allow`.
+//! get `200` in the negotiated format and encoding (see below); other paths `404`; other methods `405` with `Allow`.
 //! Request bodies are never read: a request that has one is answered from its head (`413` if
 //! its Content-Length exceeds [`MAX_BODY`]) with `Connection: close`, and the connection is
 //! closed after the answer, so a client dripping a body costs nothing.
+//!
+//! # Negotiation, TLS and authentication
+//!
+//! The service negotiates each request with [`encoding::negotiate`] (`Accept`,
+//! `Accept-Encoding`) and asks the render thread for that format and encoding; the render
+//! thread renders once per distinct format in a batch and gzips once per format asked for
+//! gzipped. Responses say `Vary: Accept-Encoding` (and `Accept` when OpenMetrics is offered).
+//!
+//! With a web config (`webconfig.rs`), the accept loop takes the config in force for each new
+//! connection ([`Watch::current`], which re-reads changed files at most once a second). With
+//! TLS, the connection's first byte must start a TLS record: anything else (plain HTTP) is
+//! answered Go's `400 Client sent an HTTP request to an HTTPS server.` and closed; the
+//! handshake's bytes count as a request head's (same deadline; a victim of the cap like a
+//! partial head), and once it is done the connection is idle until its first request.
+//! Basic auth: see [`Auth`] (bcrypt on the `infermetrics-auth` thread, never on this one).
 //!
 //! # Threads
 //!
@@ -54,8 +69,9 @@
 //! render request to the server's `infermetrics-render` thread and awaits the answer on a
 //! oneshot channel; requests that queue while that thread is busy are answered together by
 //! its next render. So a render of a million series delays no other connection's I/O. No
-//! `spawn_blocking` (its threads outlive the work). `shutdown` closes the listener (the port
-//! is free when it returns) and every connection, and joins both threads.
+//! `spawn_blocking` (its threads outlive the work). With a web config a third thread,
+//! `infermetrics-auth`, checks passwords. `shutdown` closes the listener (the port is free
+//! when it returns) and every connection, and joins every thread.
 //!
 //! # Bounds
 //!
@@ -85,9 +101,11 @@
 //!
 //! The listener and every accepted connection are registered with
 //! [`crate::core::fork::track_fd`] and unregistered just before they are closed. The I/O
-//! thread takes no lock of ours (its connection table belongs to the accept loop; the
-//! connections' state is atomics), and the render thread's only locks are taken inside the
-//! fork gate by the rendering code.
+//! thread takes no lock of ours but the basic-auth cache's (its connection table belongs to
+//! the accept loop; the connections' state is atomics); that mutex is only ever taken on the
+//! I/O thread, and a forked child never uses the server it inherited, so a fork while it is
+//! held cannot deadlock anyone. The render thread's only locks are taken inside the fork gate
+//! by the rendering code; the password thread takes none.
 //!
 //! Connections are tokio tasks (`Send`, on the current-thread runtime) rather than
 //! `LocalSet` tasks: a `LocalSet` task woken by the I/O driver wakes the runtime through its
@@ -109,7 +127,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST};
+use hyper::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_ENCODING,
+    CONTENT_TYPE as CONTENT_TYPE_HEADER, HOST, RETRY_AFTER, VARY, WWW_AUTHENTICATE,
+};
 use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
@@ -117,9 +138,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::encoding::{self, Negotiated};
+use super::webconfig::{Watch, WebConfig};
 use super::Exposition;
 use crate::core::fork;
-use crate::core::{log, Error, Result};
+use crate::core::{log, Error, Format, Result};
 
 /// A request head must be complete this long after its first byte arrived.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -136,8 +159,6 @@ pub const MAX_BODY: u64 = 64 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 256;
 /// The largest `max_connections` accepted (each connection is a file descriptor).
 pub const MAX_CONNECTIONS_LIMIT: u32 = 65_536;
-/// What `/metrics` is served as (Prometheus text format 0.0.4).
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How often deadlines are checked.
 pub const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long shutdown lets responses being written finish before cutting them off.
@@ -487,8 +508,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 
 // ---------------------------------------------------------------- the service
 
-/// One render: the render thread answers with the rendered body.
+/// One render: the render thread answers with the body in the negotiated format and
+/// encoding.
 pub(crate) struct RenderRequest {
+    want: Negotiated,
     reply: oneshot::Sender<Bytes>,
 }
 
@@ -527,11 +550,21 @@ impl Drop for ResponseBody {
     }
 }
 
+/// What every connection of one server shares.
+struct Shared {
+    render: RenderQueue,
+    openmetrics: bool,
+    /// Basic-auth checks (present when the server has a web config).
+    auth: Option<Auth>,
+}
+
 /// `GET /metrics` and the error answers, for one connection.
 #[derive(Clone)]
 struct MetricsService {
     state: Arc<ConnState>,
-    render: RenderQueue,
+    shared: Arc<Shared>,
+    /// The web config in force when the connection was accepted.
+    web: Option<Arc<WebConfig>>,
 }
 
 /// What a request gets, decided from its head alone.
@@ -624,6 +657,59 @@ impl MetricsService {
         if close {
             h.insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        if let Some(web) = &self.web {
+            for (k, v) in &web.headers {
+                h.insert(k.clone(), v.clone());
+            }
+        }
+        r
+    }
+
+    fn text(&self, status: StatusCode, text: &'static str, close: bool) -> Response<ResponseBody> {
+        self.respond(
+            status,
+            TEXT_PLAIN,
+            Bytes::from_static(text.as_bytes()),
+            false,
+            close,
+        )
+    }
+
+    /// The metrics, rendered by the render thread in the negotiated format and encoding.
+    async fn metrics(self, want: Negotiated, close: bool) -> Response<ResponseBody> {
+        let (tx, rx) = oneshot::channel();
+        let queued = self
+            .shared
+            .render
+            .send(RenderRequest { want, reply: tx })
+            .is_ok();
+        let rendered = if queued { rx.await.ok() } else { None };
+        let Some(body) = rendered else {
+            return self.text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error: the metrics could not be rendered\n",
+                true,
+            );
+        };
+        let mut r = self.respond(
+            StatusCode::OK,
+            want.format.content_type(),
+            body,
+            false,
+            close,
+        );
+        let h = r.headers_mut();
+        if want.gzip {
+            h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        h.insert(
+            VARY,
+            HeaderValue::from_static(if self.shared.openmetrics {
+                "Accept, Accept-Encoding"
+            } else {
+                "Accept-Encoding"
+            }),
+        );
         r
     }
 }
@@ -639,47 +725,223 @@ impl hyper::service::Service<Request<Incoming>> for MetricsService {
     fn call(&self, req: Request<Incoming>) -> ServiceFuture {
         self.state.on_service();
         let answer = route(&req);
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let want = encoding::negotiate(
+            header(ACCEPT),
+            header(ACCEPT_ENCODING),
+            self.shared.openmetrics,
+        );
+        // a request that is answered 400/413 from its head needs no credentials
+        let protocol_error = matches!(
+            answer,
+            Answer::Plain { status, .. }
+                if status == StatusCode::BAD_REQUEST || status == StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let check = match (&self.web, &self.shared.auth) {
+            (Some(web), Some(auth)) if !web.users.is_empty() && !protocol_error => {
+                Some(auth.check(web, req.headers().get(AUTHORIZATION)))
+            }
+            _ => None,
+        };
         // dropping the body tells hyper it will not be read (it closes the read side)
         drop(req);
-        match answer {
-            Answer::Plain {
-                status,
-                text,
-                allow,
-                close,
-            } => {
-                let r = self.respond(
+        let this = self.clone();
+        Box::pin(async move {
+            if let Some(check) = check {
+                match check.await {
+                    Verdict::Ok => {}
+                    Verdict::Denied => {
+                        let mut r = this.text(
+                            StatusCode::UNAUTHORIZED,
+                            "Unauthorized\n",
+                            answer_closes(&answer),
+                        );
+                        r.headers_mut().insert(
+                            WWW_AUTHENTICATE,
+                            HeaderValue::from_static(WWW_AUTHENTICATE_VALUE),
+                        );
+                        return Ok(r);
+                    }
+                    Verdict::Busy => {
+                        let mut r = this.text(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "Too Many Requests: too many password checks at once\n",
+                            true,
+                        );
+                        r.headers_mut()
+                            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                        return Ok(r);
+                    }
+                }
+            }
+            Ok(match answer {
+                Answer::Plain {
+                    status,
+                    text,
+                    allow,
+                    close,
+                } => this.respond(
                     status,
                     TEXT_PLAIN,
                     Bytes::from_static(text.as_bytes()),
                     allow,
                     close,
-                );
-                Box::pin(std::future::ready(Ok(r)))
-            }
-            Answer::Metrics { close } => {
-                let (tx, rx) = oneshot::channel();
-                let queued = self.render.send(RenderRequest { reply: tx }).is_ok();
-                let this = self.clone();
-                Box::pin(async move {
-                    let rendered = if queued { rx.await.ok() } else { None };
-                    Ok(match rendered {
-                        Some(body) => {
-                            this.respond(StatusCode::OK, CONTENT_TYPE, body, false, close)
-                        }
-                        None => this.respond(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            TEXT_PLAIN,
-                            Bytes::from_static(
-                                b"Internal Server Error: the metrics could not be rendered\n",
-                            ),
-                            false,
-                            true,
-                        ),
-                    })
-                })
-            }
+                ),
+                Answer::Metrics { close } => this.metrics(want, close).await,
+            })
+        })
+    }
+}
+
+fn answer_closes(a: &Answer) -> bool {
+    match a {
+        Answer::Metrics { close } | Answer::Plain { close, .. } => *close,
+    }
+}
+
+/// The challenge of a 401 (RFC 7617).
+const WWW_AUTHENTICATE_VALUE: &str = "Basic realm=\"metrics\", charset=\"UTF-8\"";
+
+// ---------------------------------------------------------------- basic auth
+
+/// Most password checks waiting for the verifier thread; more at once get 429.
+const AUTH_QUEUE: usize = 8;
+/// Most remembered credential checks (then the memory starts over).
+const AUTH_CACHE: usize = 1024;
+/// A bcrypt hash of "fakepassword" (the toolkit's): an unknown user costs the same bcrypt
+/// as a known one, so timing does not tell which users exist.
+const FAKE_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+
+enum Verdict {
+    Ok,
+    Denied,
+    /// The verifier's queue is full.
+    Busy,
+}
+
+/// One bcrypt check for the verifier thread.
+struct VerifyJob {
+    password: String,
+    hash: String,
+    reply: oneshot::Sender<bool>,
+}
+
+/// Basic-auth checks of one server. bcrypt costs tens of milliseconds per check (cost 10),
+/// so it never runs on the I/O thread: checks go to the `infermetrics-auth` thread through a
+/// bounded queue (a full queue answers 429), and their outcomes are remembered (keyed by a
+/// SHA-256 of user, password and hash, as the toolkit caches them), so a scraping Prometheus
+/// pays bcrypt once. The cache is taken only on the I/O thread (a mutex because tokio tasks
+/// must be `Send`; never contended, and a forked child never uses it: see the module docs).
+struct Auth {
+    jobs: mpsc::Sender<VerifyJob>,
+    cache: Arc<AuthCache>,
+}
+
+type AuthCache = std::sync::Mutex<std::collections::HashMap<[u8; 32], bool>>;
+
+fn remember(cache: &AuthCache, key: [u8; 32], ok: bool) {
+    let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if c.len() >= AUTH_CACHE {
+        c.clear();
+    }
+    c.insert(key, ok);
+}
+
+impl Auth {
+    fn key(user: &str, password: &str, hash: &str) -> [u8; 32] {
+        let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+        for part in [user, password, hash] {
+            d.update(&(part.len() as u64).to_le_bytes());
+            d.update(part.as_bytes());
         }
+        let mut k = [0u8; 32];
+        k.copy_from_slice(d.finish().as_ref());
+        k
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> Option<bool> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .copied()
+    }
+
+    /// The verdict on an `Authorization` header (the bcrypt check, if needed, runs on the
+    /// verifier thread; the returned future waits for it).
+    fn check(
+        &self,
+        web: &WebConfig,
+        header: Option<&HeaderValue>,
+    ) -> Pin<Box<dyn Future<Output = Verdict> + Send>> {
+        let Some((user, password)) = header.and_then(basic_credentials) else {
+            return Box::pin(std::future::ready(Verdict::Denied));
+        };
+        let known = web.users.get(&user);
+        let hash = known.map_or(FAKE_HASH, |h| h.as_str()).to_string();
+        let key = Self::key(&user, &password, &hash);
+        if let Some(ok) = self.cached(&key) {
+            let v = if ok && known.is_some() {
+                Verdict::Ok
+            } else {
+                Verdict::Denied
+            };
+            return Box::pin(std::future::ready(v));
+        }
+        let (tx, rx) = oneshot::channel();
+        let job = VerifyJob {
+            password,
+            hash,
+            reply: tx,
+        };
+        if self.jobs.try_send(job).is_err() {
+            return Box::pin(std::future::ready(Verdict::Busy));
+        }
+        let known = known.is_some();
+        let cache = Arc::clone(&self.cache);
+        Box::pin(async move {
+            match rx.await {
+                Ok(ok) => {
+                    remember(&cache, key, ok);
+                    if ok && known {
+                        Verdict::Ok
+                    } else {
+                        Verdict::Denied
+                    }
+                }
+                Err(_) => Verdict::Denied,
+            }
+        })
+    }
+}
+/// `user:password` from `Authorization: Basic <base64>` (None when absent or malformed).
+fn basic_credentials(v: &HeaderValue) -> Option<(String, String)> {
+    use base64::Engine;
+    let v = v.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// The verifier thread: one bcrypt check at a time, until the queue's senders are gone.
+fn verify_loop(mut rx: mpsc::Receiver<VerifyJob>) {
+    while let Some(job) = rx.blocking_recv() {
+        if job.reply.is_closed() {
+            continue; // the connection is gone
+        }
+        let ok = bcrypt::verify(job.password.as_bytes(), &job.hash).unwrap_or(false);
+        let _ = job.reply.send(ok);
     }
 }
 
@@ -702,7 +964,8 @@ fn connection_builder() -> http1::Builder {
 
 // ---------------------------------------------------------------- rendering
 
-/// The render thread: takes every request queued, renders once, answers them all.
+/// The render thread: takes every request queued, renders once per format asked for and
+/// gzips once per format asked for gzipped, and answers them all.
 fn render_loop(exposition: Arc<Exposition>, mut rx: mpsc::UnboundedReceiver<RenderRequest>) {
     let mut capacity = 16 * 1024;
     loop {
@@ -719,17 +982,46 @@ fn render_loop(exposition: Arc<Exposition>, mut rx: mpsc::UnboundedReceiver<Rend
         if batch.is_empty() {
             continue;
         }
-        let mut out = String::with_capacity(capacity);
-        let rendered =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exposition.render(&mut out)));
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            answer_batch(batch, &mut capacity, |out, format| {
+                exposition.render_as(out, format)
+            })
+        }));
         if rendered.is_err() {
             log::error("rendering the metrics panicked; the scrapes waiting for it get a 500");
-            continue; // dropping the replies answers 500
+            // dropping the replies answers 500
         }
-        capacity = out.len() + out.len() / 8 + 1024;
-        let body = Bytes::from(out);
-        for r in batch {
-            let _ = r.reply.send(body.clone());
+    }
+}
+
+/// Answers a batch of render requests: `render` runs once per distinct format, gzip once per
+/// distinct (format, gzip).
+fn answer_batch(
+    mut batch: Vec<RenderRequest>,
+    capacity: &mut usize,
+    render: impl Fn(&mut String, Format),
+) {
+    for format in [Format::Prometheus, Format::OpenMetrics] {
+        let (these, rest): (Vec<_>, Vec<_>) =
+            batch.into_iter().partition(|r| r.want.format == format);
+        batch = rest;
+        if these.is_empty() {
+            continue;
+        }
+        let mut out = String::with_capacity(*capacity);
+        render(&mut out, format);
+        *capacity = out.len() + out.len() / 8 + 1024;
+        let plain = Bytes::from(out);
+        let zipped = these
+            .iter()
+            .any(|r| r.want.gzip)
+            .then(|| Bytes::from(encoding::gzip(&plain)));
+        for r in these {
+            let body = match (&zipped, r.want.gzip) {
+                (Some(z), true) => z.clone(),
+                _ => plain.clone(),
+            };
+            let _ = r.reply.send(body);
         }
     }
 }
@@ -806,25 +1098,79 @@ async fn connection_task(
     builder: Arc<http1::Builder>,
     io: Conn,
     state: Arc<ConnState>,
-    render: RenderQueue,
+    shared: Arc<Shared>,
+    web: Option<Arc<WebConfig>>,
 ) {
     // dropped last: the socket is closed inside `drive` (or with it, if the task is dropped)
     let _ended = Ended(Arc::clone(&state));
-    drive(&builder, io, state, render).await;
+    let service = MetricsService {
+        state: Arc::clone(&state),
+        shared,
+        web: web.clone(),
+    };
+    match web.as_ref().and_then(|w| w.tls.clone()) {
+        None => drive(&builder, io, state, service).await,
+        Some(acceptor) => serve_tls(&builder, io, state, service, acceptor).await,
+    }
+}
+
+/// The answer to plain HTTP on the TLS port (Go's, as the toolkit's exporters send it).
+const PLAIN_ON_TLS: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Waits until the connection is told to close now.
+async fn killed(state: &ConnState) {
+    while !state.killed() {
+        state.wake.notified().await;
+    }
+}
+
+/// A TLS connection: the first byte must start a TLS handshake record (plain HTTP gets
+/// [`PLAIN_ON_TLS`] and a close); the handshake is under the head deadline (its bytes count
+/// as a head's), then hyper serves the decrypted stream.
+async fn serve_tls(
+    builder: &http1::Builder,
+    io: Conn,
+    state: Arc<ConnState>,
+    service: MetricsService,
+    acceptor: tokio_rustls::TlsAcceptor,
+) {
+    use tokio::io::AsyncWriteExt;
+    let mut first = [0u8; 1];
+    tokio::select! {
+        r = io.io.peek(&mut first) => match r {
+            Ok(1) => {}
+            _ => return, // closed or failed before a byte: dropping `io` closes it
+        },
+        _ = killed(&state) => return,
+    }
+    state.on_bytes_in();
+    if first[0] != 0x16 {
+        // not a TLS handshake record: most likely plain HTTP
+        let mut io = io;
+        let _ = tokio::time::timeout(REQUEST_TIMEOUT, io.write_all(PLAIN_ON_TLS)).await;
+        linger(io, &state).await;
+        return;
+    }
+    let tls = tokio::select! {
+        r = acceptor.accept(io) => match r {
+            Ok(tls) => tls,
+            Err(_) => return, // a failed handshake (rustls has sent its alert)
+        },
+        _ = killed(&state) => return,
+    };
+    // the handshake is done: the next request head gets its own deadline
+    state.set(Phase::Idle);
+    drive(builder, tls, state, service).await;
 }
 
 /// Runs hyper on one connection (the server's and the fuzz hook's), then closes it the
 /// way a server should: see [`linger`].
-async fn drive<T: AsyncRead + AsyncWrite + Unpin>(
+async fn drive<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     builder: &http1::Builder,
-    io: Tracked<T>,
+    io: T,
     state: Arc<ConnState>,
-    render: RenderQueue,
+    service: MetricsService,
 ) {
-    let service = MetricsService {
-        state: Arc::clone(&state),
-        render,
-    };
     let mut conn = builder.serve_connection(TokioIo::new(io), service);
     let mut graceful = false;
     loop {
@@ -850,7 +1196,7 @@ async fn drive<T: AsyncRead + AsyncWrite + Unpin>(
 /// [`LINGER_TIME`] / [`LINGER_BYTES`]). Closing a socket with unread input (a request body
 /// we never read, the rest of a bad request) makes the kernel send RST at once and drop
 /// response bytes not yet delivered.
-async fn linger<T: AsyncRead + AsyncWrite + Unpin>(mut io: Tracked<T>, state: &ConnState) {
+async fn linger<T: AsyncRead + AsyncWrite + Unpin>(mut io: T, state: &ConnState) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     if state.phase() == Phase::Busy {
         state.set(Phase::Idle);
@@ -911,7 +1257,8 @@ async fn wait_for_room(
 async fn serve(
     listener: tokio::net::TcpListener,
     listener_fd: RawFd,
-    render: RenderQueue,
+    shared: Arc<Shared>,
+    mut web: Option<Watch>,
     mut stop: oneshot::Receiver<()>,
     max_connections: usize,
 ) {
@@ -941,11 +1288,14 @@ async fn serve(
                 continue;
             }
             table.conns.push(Arc::clone(&state));
+            // the web config as it is now (re-read if its files changed)
+            let config = web.as_mut().map(|w| w.current());
             tokio::spawn(connection_task(
                 Arc::clone(&builder),
                 io,
                 state,
-                render.clone(),
+                Arc::clone(&shared),
+                config,
             ));
             continue;
         }
@@ -1005,10 +1355,20 @@ async fn serve(
     // whatever is left is cut off when the runtime drops its tasks
 }
 
-/// The HTTP side of one server: the I/O thread and the render thread.
+/// How the server answers, beyond its bounds.
+pub struct Serving {
+    /// Serve OpenMetrics to scrapes that prefer it.
+    pub openmetrics: bool,
+    /// The web config (TLS, basic auth, headers), already loaded.
+    pub web: Option<Watch>,
+}
+
+/// The HTTP side of one server: the I/O thread, the render thread and (with a web config)
+/// the password verifier thread.
 pub struct HttpServer {
     io_thread: Option<JoinHandle<()>>,
     render_thread: Option<JoinHandle<()>>,
+    auth_thread: Option<JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
     epoch: u64,
 }
@@ -1028,6 +1388,7 @@ impl HttpServer {
         listener: TcpListener,
         exposition: Arc<Exposition>,
         max_connections: u32,
+        serving: Serving,
     ) -> Result<HttpServer> {
         let guard = ListenerGuard::new(listener);
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -1065,23 +1426,56 @@ impl HttpServer {
                 return Err(e);
             }
         };
+        let (auth, auth_thread) = match &serving.web {
+            None => (None, None),
+            Some(_) => {
+                let (jobs, jobs_rx) = mpsc::channel(AUTH_QUEUE);
+                match spawn("infermetrics-auth", move || verify_loop(jobs_rx)) {
+                    Ok(t) => (
+                        Some(Auth {
+                            jobs,
+                            cache: Arc::new(AuthCache::default()),
+                        }),
+                        Some(t),
+                    ),
+                    Err(e) => {
+                        fork::untrack_fd(listener_fd);
+                        let _entered = rt.enter();
+                        drop(listener);
+                        drop(render_tx);
+                        let _ = render_thread.join();
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let shared = Arc::new(Shared {
+            render: render_tx,
+            openmetrics: serving.openmetrics,
+            auth,
+        });
+        let web = serving.web;
         let max = max_connections.max(1) as usize;
         let io_thread = spawn("infermetrics-http", move || {
-            rt.block_on(serve(listener, listener_fd, render_tx, stop_rx, max));
+            rt.block_on(serve(listener, listener_fd, shared, web, stop_rx, max));
             drop(rt); // drops the tasks left: closes the connections still open
         });
         let io_thread = match io_thread {
             Ok(t) => t,
             Err(e) => {
-                // the closure, with the listener and the render queue, was dropped unrun
+                // the closure, with the listener and the queues, was dropped unrun
                 fork::untrack_fd(listener_fd);
                 let _ = render_thread.join();
+                if let Some(t) = auth_thread {
+                    let _ = t.join();
+                }
                 return Err(e);
             }
         };
         Ok(HttpServer {
             io_thread: Some(io_thread),
             render_thread: Some(render_thread),
+            auth_thread,
             stop: Some(stop_tx),
             epoch: fork::epoch(),
         })
@@ -1100,18 +1494,20 @@ impl Drop for HttpServer {
             // inherited by a forked child: the threads do not exist here
             std::mem::forget(self.io_thread.take());
             std::mem::forget(self.render_thread.take());
+            std::mem::forget(self.auth_thread.take());
             std::mem::forget(self.stop.take());
             return;
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        // the I/O thread ends after at most SHUTDOWN_GRACE; then the render queue is closed
-        // and the render thread ends when its current render (if any) is done
+        // the I/O thread ends after at most SHUTDOWN_GRACE; then the render and password
+        // queues are closed, and those threads end when their current job (if any) is done
         let deadline = Instant::now() + JOIN_WAIT;
         for (what, handle) in [
             ("HTTP", self.io_thread.take()),
             ("render", self.render_thread.take()),
+            ("password verifier", self.auth_thread.take()),
         ] {
             let Some(h) = handle else { continue };
             let left = deadline.saturating_duration_since(Instant::now());
@@ -1172,7 +1568,16 @@ async fn exchange(input: &[u8]) -> Vec<u8> {
     let (render_tx, mut render_rx) = mpsc::unbounded_channel::<RenderRequest>();
     let io = Tracked::new(server, None, Arc::clone(&state));
     let builder = connection_builder();
-    let conn = drive(&builder, io, state, render_tx);
+    let service = MetricsService {
+        state: Arc::clone(&state),
+        shared: Arc::new(Shared {
+            render: render_tx,
+            openmetrics: true,
+            auth: None,
+        }),
+        web: None,
+    };
+    let conn = drive(&builder, io, state, service);
     let (mut client_rx, mut client_tx) = tokio::io::split(client);
     let exposition = Exposition::default();
 
@@ -1182,12 +1587,10 @@ async fn exchange(input: &[u8]) -> Vec<u8> {
             while let Ok(more) = render_rx.try_recv() {
                 batch.push(more);
             }
-            let mut out = String::new();
-            exposition.render(&mut out);
-            let body = Bytes::from(out);
-            for r in batch {
-                let _ = r.reply.send(body.clone());
-            }
+            let mut capacity = 0;
+            answer_batch(batch, &mut capacity, |out, format| {
+                exposition.render_as(out, format)
+            });
         }
     };
     let writer = async {
@@ -1301,6 +1704,57 @@ mod tests {
         let mut big = b"GET /metrics HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
         big.extend(std::iter::repeat_n(b'a', 20_000));
         assert_eq!(exchange(&big).0, 431);
+    }
+
+    #[test]
+    fn negotiates() {
+        let out = fuzz_exchange(
+            b"GET /metrics HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+        );
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.contains("Content-Encoding: gzip"), "{}", text);
+        // the fuzz hook serves with OpenMetrics offered
+        assert!(text.contains("Vary: Accept, Accept-Encoding"), "{}", text);
+        let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(&out[at..at + 2], &[0x1f, 0x8b], "a gzip body");
+        let (_, text) =
+            exchange(b"GET /metrics HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip;q=0\r\n\r\n");
+        assert!(!text.contains("Content-Encoding"), "{}", text);
+        let (_, text) = exchange(
+            b"GET /metrics HTTP/1.1\r\nHost: a\r\nAccept: application/openmetrics-text;version=1.0.0\r\n\r\n",
+        );
+        assert!(
+            text.contains(
+                "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"
+            ),
+            "{}",
+            text
+        );
+        let (_, text) =
+            exchange(b"HEAD /metrics HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n");
+        assert!(
+            text.contains("Content-Encoding: gzip") && text.ends_with("\r\n\r\n"),
+            "{}",
+            text
+        );
+    }
+
+    #[test]
+    fn basic_credentials_parse() {
+        let v = HeaderValue::from_static("Basic YWxpY2U6cGE6c3M="); // alice:pa:ss
+        assert_eq!(
+            basic_credentials(&v),
+            Some(("alice".to_string(), "pa:ss".to_string()))
+        );
+        assert_eq!(
+            basic_credentials(&HeaderValue::from_static("Bearer x")),
+            None
+        );
+        assert_eq!(
+            basic_credentials(&HeaderValue::from_static("Basic !!!")),
+            None
+        );
+        assert_eq!(basic_credentials(&HeaderValue::from_static("Basic")), None);
     }
 
     #[test]

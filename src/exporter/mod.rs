@@ -11,6 +11,7 @@
 //! is dropped (see `crate::core::fork`).
 pub mod encoding;
 mod http;
+pub mod webconfig;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +79,11 @@ pub struct ServerConfig {
     /// Whether to bind and serve HTTP. False: collectors only, for a host that serves the
     /// [`Exposition`] from its own HTTP server (no socket, no HTTP thread).
     pub listen: bool,
+    /// Serve OpenMetrics 1.0 to scrapes that prefer it (opt-in: it renames counters that
+    /// lack `_total`, see the README).
+    pub openmetrics: bool,
+    /// exporter-toolkit `web-config.yml` (TLS, basic auth, headers); None: plain HTTP.
+    pub web_config: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -97,7 +103,65 @@ impl Default for ServerConfig {
             gpu_vendors: collect::gpu::Vendors::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             listen: true,
+            openmetrics: false,
+            web_config: None,
         }
+    }
+}
+
+/// The one line logged when an environment variable changes what the server was set to:
+/// `INFERMETRICS_PORT=9100 overrides the port 8002 set by the host` (or `... overrides the
+/// default port 8002` when code left it at its default). `said` is `NAME=value`.
+pub(crate) fn log_override(said: &str, what: &str, before: &str, was_default: bool) {
+    if was_default {
+        log::info(&format!(
+            "{} overrides the default {} {}",
+            said, what, before
+        ));
+    } else {
+        log::info(&format!(
+            "{} overrides the {} {} set by the host",
+            said, what, before
+        ));
+    }
+}
+
+/// Applies one environment value to one field: logs [`log_override`] when it changes it.
+fn override_field<T: PartialEq>(
+    var: &str,
+    what: &str,
+    field: &mut T,
+    default: &T,
+    value: T,
+    show: impl Fn(&T) -> String,
+) {
+    if *field != value {
+        log_override(
+            &format!("{}={}", var, show(&value)),
+            what,
+            &show(field),
+            field == default,
+        );
+        *field = value;
+    }
+}
+
+fn show_path(p: &Option<PathBuf>) -> String {
+    match p {
+        Some(p) => p.display().to_string(),
+        None => "(none)".to_string(),
+    }
+}
+
+/// Parses a switch from the environment: 1/0/true/false (case-insensitive).
+fn parse_switch(name: &str, v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(Error::invalid_arg(format!(
+            "environment variable {}='{}' is not a switch: expected 1, 0, true or false",
+            name, v
+        ))),
     }
 }
 
@@ -113,12 +177,17 @@ pub struct EnvOverrides {
     /// `INFERMETRICS_GPU_VENDORS`, e.g. `-amd,-intel`.
     pub gpu_vendors: Option<String>,
     pub max_connections: Option<u32>,
+    /// `INFERMETRICS_OPENMETRICS`: 1/0/true/false.
+    pub openmetrics: Option<bool>,
+    /// `INFERMETRICS_WEB_CONFIG`: the web-config.yml path.
+    pub web_config: Option<PathBuf>,
 }
 
 impl EnvOverrides {
     /// Reads `INFERMETRICS_ADDRESS`, `INFERMETRICS_PORT`, `INFERMETRICS_INTERVAL_MS`,
-    /// `INFERMETRICS_NVML_LIBRARY` and `INFERMETRICS_MAX_CONNECTIONS`; a value that does not
-    /// parse is an error naming the variable.
+    /// `INFERMETRICS_NVML_LIBRARY`, `INFERMETRICS_MAX_CONNECTIONS`, `INFERMETRICS_OPENMETRICS`
+    /// and `INFERMETRICS_WEB_CONFIG`; a value that does not parse is an error naming the
+    /// variable.
     pub fn from_env() -> Result<EnvOverrides> {
         fn var(name: &str) -> Result<Option<String>> {
             match std::env::var(name) {
@@ -199,6 +268,18 @@ impl EnvOverrides {
             ),
             None => None,
         };
+        let openmetrics = match var("INFERMETRICS_OPENMETRICS")? {
+            Some(v) => Some(parse_switch("INFERMETRICS_OPENMETRICS", &v)?),
+            None => None,
+        };
+        let web_config = match var("INFERMETRICS_WEB_CONFIG")? {
+            Some(p) if p.is_empty() => {
+                return Err(Error::invalid_arg(
+                    "environment variable INFERMETRICS_WEB_CONFIG is set but empty",
+                ))
+            }
+            p => p.map(PathBuf::from),
+        };
         Ok(EnvOverrides {
             address,
             port,
@@ -207,37 +288,93 @@ impl EnvOverrides {
             collectors: collect::CollectorEnv::from_env()?,
             gpu_vendors,
             max_connections,
+            openmetrics,
+            web_config,
         })
     }
 
+    /// Applies the variables that are set to `c`; each one that changes what `c` held logs
+    /// one line ([`log_override`]).
     pub fn apply(&self, c: &mut ServerConfig) {
+        let d = ServerConfig::default();
         if let Some(a) = &self.address {
-            c.address = a.clone();
+            override_field(
+                "INFERMETRICS_ADDRESS",
+                "address",
+                &mut c.address,
+                &d.address,
+                a.clone(),
+                |v| v.clone(),
+            );
         }
         if let Some(p) = self.port {
-            c.port = p;
+            override_field("INFERMETRICS_PORT", "port", &mut c.port, &d.port, p, |v| {
+                v.to_string()
+            });
         }
         if let Some(i) = self.interval {
-            c.interval = i;
+            override_field(
+                "INFERMETRICS_INTERVAL_MS",
+                "interval",
+                &mut c.interval,
+                &d.interval,
+                i,
+                |v| format!("{} ms", v.as_millis()),
+            );
         }
         if let Some(n) = &self.nvml_library {
-            c.nvml_library = Some(n.clone());
+            override_field(
+                "INFERMETRICS_NVML_LIBRARY",
+                "NVML library",
+                &mut c.nvml_library,
+                &d.nvml_library,
+                Some(n.clone()),
+                show_path,
+            );
         }
         self.collectors.apply(c);
         if let Some(list) = &self.gpu_vendors {
-            let before = c.gpu_vendors;
-            let _ = c.gpu_vendors.apply_list(list);
-            if c.gpu_vendors != before {
-                log::info(&format!(
-                    "{}={}: GPU vendors {} (the environment wins over the server options)",
-                    collect::gpu::VENDORS_ENV,
-                    list,
-                    c.gpu_vendors.describe()
-                ));
+            let mut after = c.gpu_vendors;
+            let _ = after.apply_list(list);
+            if after != c.gpu_vendors {
+                log_override(
+                    &format!("{}={}", collect::gpu::VENDORS_ENV, list),
+                    "GPU vendors",
+                    &c.gpu_vendors.describe(),
+                    c.gpu_vendors == d.gpu_vendors,
+                );
+                c.gpu_vendors = after;
             }
         }
         if let Some(m) = self.max_connections {
-            c.max_connections = m;
+            override_field(
+                "INFERMETRICS_MAX_CONNECTIONS",
+                "max connections",
+                &mut c.max_connections,
+                &d.max_connections,
+                m,
+                |v| v.to_string(),
+            );
+        }
+        if let Some(on) = self.openmetrics {
+            override_field(
+                "INFERMETRICS_OPENMETRICS",
+                "OpenMetrics setting",
+                &mut c.openmetrics,
+                &d.openmetrics,
+                on,
+                |v| (if *v { "1" } else { "0" }).to_string(),
+            );
+        }
+        if let Some(p) = &self.web_config {
+            override_field(
+                "INFERMETRICS_WEB_CONFIG",
+                "web config",
+                &mut c.web_config,
+                &d.web_config,
+                Some(p.clone()),
+                show_path,
+            );
         }
     }
 }
@@ -470,6 +607,12 @@ impl Server {
             config.interval
         };
         let max_connections = check_max_connections(u64::from(config.max_connections))?;
+        // a bad web config fails here, before anything is bound or started
+        let web = match &config.web_config {
+            Some(p) => Some(webconfig::Watch::load(p)?),
+            None => None,
+        };
+        let tls = web.as_ref().is_some_and(|w| w.tls());
         // registered for the fork handler; the guard unregisters it on the error paths
         let listener = if config.listen {
             Some(http::ListenerGuard::new(http::bind(
@@ -558,10 +701,15 @@ impl Server {
             listener,
             exposition,
             max_connections,
+            http::Serving {
+                openmetrics: config.openmetrics,
+                web,
+            },
         )?);
         log::info(&format!(
-            "Started metrics service at {} (GET /metrics)",
-            addr
+            "Started metrics service at {} (GET /metrics{})",
+            addr,
+            if tls { ", HTTPS" } else { "" }
         ));
         Ok(server)
     }

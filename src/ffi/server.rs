@@ -38,12 +38,14 @@ castable!(INFERMETRICS_Server => Server, 8);
 
 /// Creates server options with the defaults, then reads the environment overrides
 /// INFERMETRICS_ADDRESS, INFERMETRICS_PORT, INFERMETRICS_INTERVAL_MS,
-/// INFERMETRICS_NVML_LIBRARY and INFERMETRICS_MAX_CONNECTIONS, the collector switches
+/// INFERMETRICS_NVML_LIBRARY, INFERMETRICS_MAX_CONNECTIONS, INFERMETRICS_OPENMETRICS (1/0/
+/// true/false) and INFERMETRICS_WEB_CONFIG, the collector switches
 /// INFERMETRICS_COLLECTORS, INFERMETRICS_<NAME>_METRICS (PROCESS, CONTAINER, HOST, CPU, GPU,
 /// PINNED_MEMORY), INFERMETRICS_DISK_PATHS and INFERMETRICS_GPU_VENDORS. An environment value,
 /// when set, wins over what code sets later with the setters, so an operator can move a server
 /// without
-/// rebuilding the host.
+/// rebuilding the host. INFERMETRICS_ServerNew logs one line for each variable that changes
+/// what code set, e.g. "INFERMETRICS_PORT=9100 overrides the port 8002 set by the host".
 ///
 /// @param options out: the new options, owned by the caller (free with INFERMETRICS_ServerOptionsDelete).
 /// @return NULL on success; INVALID_ARG if `options` is NULL or an environment variable
@@ -252,6 +254,62 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetNvmlLibrary(
     })
 }
 
+/// Serves OpenMetrics 1.0 text (content type "application/openmetrics-text; version=1.0.0;
+/// charset=utf-8", ending with "# EOF") to scrapes whose Accept header prefers it (Prometheus
+/// does); others keep getting the 0.0.4 text. Default **off**: Prometheus stores every
+/// counter sample of an OpenMetrics target as NAME_total, so counters without the suffix
+/// (Triton's nv_inference_*, nv_energy_consumption) would change their stored names (see
+/// the README). The environment variable INFERMETRICS_OPENMETRICS (1/0/true/false), when set,
+/// wins over this call (and says so in the log).
+///
+/// @param options live options.
+/// @param enable true to offer OpenMetrics.
+/// @return NULL on success; INVALID_ARG if `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetOpenMetrics(
+    options: *mut INFERMETRICS_ServerOptions,
+    enable: CBool,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetOpenMetrics", || {
+        try_mut(options, "options")?.config.openmetrics = enable.0 != 0;
+        Ok(())
+    })
+}
+
+/// Sets a web configuration file in the format of the Prometheus exporter-toolkit
+/// (web-config.yml, as node_exporter and Prometheus read it): tls_server_config (cert_file /
+/// cert, key_file / key, client_auth_type NoClientCert, VerifyClientCertIfGiven or
+/// RequireAndVerifyClientCert, client_ca_file / client_ca, min_version and max_version TLS12
+/// or TLS13), basic_auth_users (user: bcrypt hash) and http_server_config.headers. With
+/// tls_server_config the server speaks HTTPS only (plain HTTP gets 400 and a close); with
+/// basic_auth_users every request needs a user and password (401 with WWW-Authenticate
+/// otherwise). The file is read by INFERMETRICS_ServerNew, which fails on a bad file, and
+/// read again when it or a file it names changes (checked at most once a second, as
+/// connections arrive), so certificates can be rotated without restarting the host; a file
+/// that fails to load then keeps the last good configuration and is logged once. Relative
+/// paths in it are relative to its directory. The environment variable
+/// INFERMETRICS_WEB_CONFIG, when set, wins over this call. Default: none (plain HTTP, no
+/// authentication).
+///
+/// @param options live options.
+/// @param path the file's path (copied; read by INFERMETRICS_ServerNew).
+/// @return NULL on success; INVALID_ARG for NULL arguments or an empty path.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetWebConfig(
+    options: *mut INFERMETRICS_ServerOptions,
+    path: *const c_char,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_ServerOptionsSetWebConfig", || {
+        let o = try_mut(options, "options")?;
+        let p = try_str(path, "path")?;
+        if p.is_empty() {
+            return Err(crate::core::Error::invalid_arg("argument 'path' is empty"));
+        }
+        o.config.web_config = Some(PathBuf::from(p));
+        Ok(())
+    })
+}
+
 /// Switches the process collector on or off: the standard process_cpu_seconds_total,
 /// process_resident_memory_bytes, process_virtual_memory_bytes, process_start_time_seconds,
 /// process_open_fds, process_max_fds and process_threads series of the Prometheus client
@@ -386,8 +444,10 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetDiskPaths(
 /// Starts a metrics server: binds the socket before returning (unless the options say no
 /// listener: then only the collectors start, see INFERMETRICS_ServerOptionsSetListen), runs each collector once,
 /// then serves GET /metrics (and /metrics/, and HEAD) with content type
-/// "text/plain; version=0.0.4; charset=utf-8"; other paths 404, other methods 405, malformed
-/// requests 400. One thread serves every connection (at most the options' max connections;
+/// "text/plain; version=0.0.4; charset=utf-8" (or OpenMetrics, when enabled and asked for),
+/// gzipped when the request's Accept-Encoding allows it; other paths 404, other methods 405,
+/// malformed requests 400. With a web config (INFERMETRICS_ServerOptionsSetWebConfig): HTTPS
+/// and/or basic authentication. One thread serves every connection (at most the options' max connections;
 /// a request head must arrive within 10 s of its first byte, an idle connection is closed
 /// after 60 s) and another renders, so a large registry delays no other connection.
 /// Collectors run every interval on the server's threads, never on the caller's. Several
@@ -396,7 +456,9 @@ pub unsafe extern "C" fn INFERMETRICS_ServerOptionsSetDiskPaths(
 /// @param server out: the running server, owned by the caller (free with INFERMETRICS_ServerDelete).
 /// @param options live options (not retained).
 /// @return NULL on success; UNAVAILABLE "Socket 'ADDR:PORT' already in use" for a taken port
-///         (or another bind failure); INVALID_ARG for NULL arguments or a bad address.
+///         (or another bind failure); INVALID_ARG for NULL arguments, a bad address or a
+///         web config that does not load (the message names the file, the key and, where
+///         the YAML parser gives it, the line).
 #[no_mangle]
 pub unsafe extern "C" fn INFERMETRICS_ServerNew(
     server: *mut *mut INFERMETRICS_Server,

@@ -30,10 +30,6 @@ YML
 start_prometheus "$TMP/prometheus.yml"
 echo "fixture on 127.0.0.1:$FIXTURE_PORT, Prometheus on 127.0.0.1:$PROM_PORT"
 
-# query PROMQL: prints the JSON answer of an instant query
-query() { curl -sS --max-time 2 -G --data-urlencode "query=$1" "$API/query" 2>/dev/null; }
-# value_is JSON VALUE: the (single) result's value is VALUE
-value_is() { printf '%s' "$1" | grep -q "\"value\":\[[0-9.e+]*,\"$2\"\]"; }
 
 deadline=$((SECONDS + 30))
 up=0 stored=0 escaped=0 hist=0
@@ -47,13 +43,13 @@ while [ $SECONDS -lt $deadline ]; do
     fi
   fi
   if [ $up = 1 ]; then
-    [ $stored = 0 ] && value_is "$(query 'fixture_queue_size{model="plain",job="infermetrics"}')" 17 &&
+    [ $stored = 0 ] && prom_value_is "$(prom_query 'fixture_queue_size{model="plain",job="infermetrics"}')" 17 &&
       { stored=1; echo "fixture_queue_size stored: 17"; }
     # PromQL string escapes: this selects the label value a"b\c<newline>d exactly
-    [ $escaped = 0 ] && value_is "$(query 'fixture_requests{model="a\"b\\c\nd",version="1"}')" 42 &&
+    [ $escaped = 0 ] && prom_value_is "$(prom_query 'fixture_requests{model="a\"b\\c\nd",version="1"}')" 42 &&
       { escaped=1; echo "fixture_requests with an escaped label value stored: 42"; }
-    [ $hist = 0 ] && value_is "$(query 'fixture_latency_seconds_bucket{le="1"}')" 2 &&
-      value_is "$(query 'fixture_latency_seconds_count')" 3 &&
+    [ $hist = 0 ] && prom_value_is "$(prom_query 'fixture_latency_seconds_bucket{le="1"}')" 2 &&
+      prom_value_is "$(prom_query 'fixture_latency_seconds_count')" 3 &&
       { hist=1; echo "fixture_latency_seconds histogram stored"; }
     [ $stored = 1 ] && [ $escaped = 1 ] && [ $hist = 1 ] && break
   fi
@@ -67,7 +63,7 @@ if [ $up = 0 ] || [ $stored = 0 ] || [ $escaped = 0 ] || [ $hist = 0 ]; then
 fi
 
 # the scrape itself was clean: up == 1 and no sample was dropped or rejected
-value_is "$(query 'up{job="infermetrics"}')" 1 || fail "up{job=\"infermetrics\"} is not 1"
+prom_value_is "$(prom_query 'up{job="infermetrics"}')" 1 || fail "up{job=\"infermetrics\"} is not 1"
 prometheus_log_clean
 stop_prometheus
 stop_fixture

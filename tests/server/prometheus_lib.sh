@@ -1,5 +1,6 @@
-# Shared by the real-Prometheus tests (prometheus.sh, triton_prometheus.sh, deploy_promql.sh),
-# sourced after fixture_lib.sh: find Prometheus, start it on a free port, wait for it, stop it.
+# Shared by the real-Prometheus tests (prometheus.sh, triton_prometheus.sh, deploy_promql.sh,
+# webconfig.sh), sourced after fixture_lib.sh: find Prometheus, start it on a free port, wait for
+# it, stop it.
 # Needs: TMP, and FIXTURE (a fixture program that answers --free-port).
 
 # require_prometheus: sets PROMETHEUS, or exits 77 (CTest SKIP_RETURN_CODE) when prometheus or
@@ -55,3 +56,8 @@ prometheus_log_clean() {
     fail "Prometheus logged scrape or append problems (above)"
   fi
 }
+
+# prom_query PROMQL: prints the JSON answer of an instant query (needs API).
+prom_query() { curl -sS --max-time 2 -G --data-urlencode "query=$1" "$API/query" 2>/dev/null; }
+# prom_value_is JSON VALUE: the (single) result's value is VALUE.
+prom_value_is() { printf '%s' "$1" | grep -q "\"value\":\[[0-9.e+]*,\"$2\"\]"; }

@@ -64,6 +64,11 @@ promtool_strict "$TMP/body.txt" "/metrics"
 # /metrics/ serves the same format
 curl -sS --max-time 10 -o "$TMP/body2.txt" "$URL/" || fail "curl $URL/ failed"
 promtool_strict "$TMP/body2.txt" "/metrics/"
+# gzip, as Prometheus asks for it: the gunzipped body parses too
+curl -sS --max-time 10 -H 'Accept-Encoding: gzip' -D "$TMP/gz.head" -o "$TMP/body.gz" "$URL" || fail "curl gzip failed"
+grep -qi '^Content-Encoding: gzip' "$TMP/gz.head" || fail "Accept-Encoding: gzip was not answered gzipped"
+gzip -dc <"$TMP/body.gz" >"$TMP/gunzipped.txt" || fail "the gzip body does not gunzip"
+promtool_strict "$TMP/gunzipped.txt" "/metrics gzipped"
 
 # 3. the fixture shuts down cleanly when its stdin closes
 stop_fixture

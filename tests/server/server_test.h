@@ -156,11 +156,13 @@ typedef struct {
   uint16_t port;       /* default 0 (any free port) */
   uint64_t interval_ms;/* default 100 */
   int gpu, cpu, pinned;/* default 0, 1, 1 (see st_server_defaults) */
+  int openmetrics;     /* default 0: INFERMETRICS_ServerOptionsSetOpenMetrics when set */
+  const char* web_config; /* default NULL: INFERMETRICS_ServerOptionsSetWebConfig when set */
 } st_server_cfg;
 
 static inline st_server_cfg st_server_defaults(void)
 {
-  st_server_cfg c = {"127.0.0.1", 0, 100, 0, 1, 1};
+  st_server_cfg c = {"127.0.0.1", 0, 100, 0, 1, 1, 0, NULL};
   return c;
 }
 
@@ -179,6 +181,10 @@ static inline INFERMETRICS_Server* st_start_at(const char* file, int line, st_se
              st_ok(file, line, "ServerOptionsSetCpuMetrics", INFERMETRICS_ServerOptionsSetCpuMetrics(o, cfg.cpu != 0)) &&
              st_ok(file, line, "ServerOptionsSetPinnedMemoryMetrics",
                    INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(o, cfg.pinned != 0));
+  if (good && cfg.openmetrics)
+    good = st_ok(file, line, "ServerOptionsSetOpenMetrics", INFERMETRICS_ServerOptionsSetOpenMetrics(o, true));
+  if (good && cfg.web_config)
+    good = st_ok(file, line, "ServerOptionsSetWebConfig", INFERMETRICS_ServerOptionsSetWebConfig(o, cfg.web_config));
   if (good && st_ok(file, line, "ServerNew", INFERMETRICS_ServerNew(&s, o))) {
     uint16_t p = 0;
     if (!st_ok(file, line, "ServerPort", INFERMETRICS_ServerPort(s, &p)) || p == 0) {
@@ -372,6 +378,27 @@ static inline long st_rss_kib(void)
   while (fgets(line, sizeof line, f))
     if (sscanf(line, "VmRSS: %ld", &n) == 1) break;
   fclose(f);
+  return n;
+}
+
+/* Sockets among this process's descriptors (from /proc/self/fd). */
+static inline int st_socket_count(void)
+{
+  DIR* d = opendir("/proc/self/fd");
+  struct dirent* e;
+  int n = 0;
+  char path[300], target[128];
+  if (!d) return -1;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t len = readlink(path, target, sizeof target - 1);
+    if (len > 0) {
+      target[len] = '\0';
+      if (strncmp(target, "socket:", 7) == 0) ++n;
+    }
+  }
+  closedir(d);
   return n;
 }
 

@@ -13,27 +13,6 @@
 
 enum { SERIES = 20000, LABEL_LEN = 600, SLACK_MS = 1000 };
 
-/* Sockets among this process's descriptors. */
-static int socket_count(void)
-{
-  DIR* d = opendir("/proc/self/fd");
-  struct dirent* e;
-  int n = 0;
-  char path[300], target[128];
-  if (!d) return -1;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    ssize_t len = readlink(path, target, sizeof target - 1);
-    if (len > 0) {
-      target[len] = '\0';
-      if (strncmp(target, "socket:", 7) == 0) ++n;
-    }
-  }
-  closedir(d);
-  return n;
-}
-
 /* -1 while open; otherwise when (ms) the peer closed it. Discards what it reads. */
 static int closed_now(hc_conn* c)
 {
@@ -101,7 +80,7 @@ int main(void)
   hc_send_all(e.fd, req, strlen(req), t0 + 1000);
   long long e_from = hc_now_ms();
   st_sleep_ms(1000); /* the server has written what the buffers take; E's response stalls */
-  int sockets_busy = socket_count();
+  int sockets_busy = st_socket_count();
 
   long long a_closed = 0, b_closed = 0, c_closed = 0, d_closed = 0, e_gone = 0, next_drip = t0 + 500;
   int scrapes = 0, scrapes_ok = 0;
@@ -117,7 +96,7 @@ int main(void)
     if (!c_closed && closed_now(&c)) c_closed = now;
     if (!d_closed && closed_now(&d)) d_closed = now;
     /* E's server-side socket: the only one of the five still open after 10 s but A and D */
-    if (!e_gone && b_closed && c_closed && !a_closed && socket_count() <= sockets_busy - 3) e_gone = now;
+    if (!e_gone && b_closed && c_closed && !a_closed && st_socket_count() <= sockets_busy - 3) e_gone = now;
     if (now >= next_scrape) {
       hc_response r;
       int rc = hc_get("127.0.0.1", port, "/metrics/", &r, 3000);

@@ -15,27 +15,6 @@
 
 #include "server_test.h"
 
-/* Sockets among this process's descriptors. */
-static int socket_count(void)
-{
-  DIR* d = opendir("/proc/self/fd");
-  struct dirent* e;
-  int n = 0;
-  char path[300], target[128];
-  if (!d) return -1;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    ssize_t len = readlink(path, target, sizeof target - 1);
-    if (len > 0) {
-      target[len] = '\0';
-      if (strncmp(target, "socket:", 7) == 0) ++n;
-    }
-  }
-  closedir(d);
-  return n;
-}
-
 static int scrape_on(hc_conn* c, const char* what)
 {
   hc_response r;
@@ -48,7 +27,7 @@ static int scrape_on(hc_conn* c, const char* what)
 static int child(INFERMETRICS_Server* inherited, int sockets_in_parent, int wait_fd)
 {
   /* the parent's server-side sockets (listener, accepted connection) were closed at the fork */
-  int n = socket_count();
+  int n = st_socket_count();
   CHECKF(n == 1, "child: expected only the test's own client socket after the fork, found %d sockets (the parent "
          "had %d)", n, sockets_in_parent);
   long long ms = STOP_SERVER(inherited);
@@ -90,7 +69,7 @@ int main(void)
   if (rc != HC_OK) return TEST_SUMMARY();
   scrape_on(&k, "before the fork");
   st_sleep_ms(50); /* the server has registered the accepted connection */
-  int sockets = socket_count();
+  int sockets = st_socket_count();
   CHECKF(sockets == 3, "expected 3 sockets before the fork (listener, accepted, client), found %d", sockets);
 
   int release[2];
