@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::boundary::{castable, guard, to_raw, try_mut, try_out, try_ref, try_take};
 use super::error::INFERMETRICS_Error;
 use super::server::INFERMETRICS_Server;
-use crate::core::{Error, Format, Registry};
+use crate::core::{Error, Format};
 use crate::exporter::Exposition;
 
 /// Output formats (Triton's `TRITONSERVER_MetricFormat`).
@@ -98,9 +98,10 @@ pub unsafe extern "C" fn INFERMETRICS_MetricsFormatted(
         let byte_size = try_out(byte_size, "byte_size")?;
         let format = format.to_format()?;
         let mut text = String::with_capacity(m.text.capacity().max(4096));
+        // the registry alone is an exposition without collectors: one place finishes both
         match &m.source {
             Some(e) => e.render_as(&mut text, format),
-            None => Registry::global().render_as(&mut text, format),
+            None => Exposition::default().render_as(&mut text, format),
         }
         let mut bytes = text.into_bytes();
         bytes.push(0);
