@@ -315,7 +315,12 @@ impl<'a> Writer<'a> {
 
 /// Renders sorted `(name, value)` pairs as the inside of `{...}`: `a="x",b="y"`.
 pub fn render_label_body<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
-    let mut s = String::new();
+    // `k="v",` per pair: exact unless a value needs escaping
+    let len = pairs
+        .iter()
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 4)
+        .sum();
+    let mut s = String::with_capacity(len);
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             s.push(',');
