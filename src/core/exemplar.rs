@@ -94,12 +94,7 @@ pub(crate) fn read<R>(slot: &Slot, f: impl FnOnce(&Exemplar) -> R) -> Option<R> 
     // SAFETY: taken out of the slot, so this thread is its only owner until it is put back
     let r = f(unsafe { &*p });
     if slot
-        .compare_exchange(
-            std::ptr::null_mut(),
-            p,
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        )
+        .compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
     {
         // a writer stored a newer one meanwhile: ours is no longer wanted
@@ -142,7 +137,11 @@ mod tests {
         assert!(Exemplar::new(&mut [("t", &v)], 1.0).is_ok());
         let v = "é".repeat(128);
         let e = Exemplar::new(&mut [("t", &v)], 1.0).unwrap_err();
-        assert!(e.message.contains("129") && e.message.contains("128"), "{}", e.message);
+        assert!(
+            e.message.contains("129") && e.message.contains("128"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -153,7 +152,10 @@ mod tests {
         store(&slot, Exemplar::new(&mut [("t", "2")], 2.0).unwrap());
         assert_eq!(read(&slot, |e| e.value), Some(2.0));
         // a reader puts it back
-        assert_eq!(read(&slot, |e| e.labels.to_string()).as_deref(), Some("t=\"2\""));
+        assert_eq!(
+            read(&slot, |e| e.labels.to_string()).as_deref(),
+            Some("t=\"2\"")
+        );
         // a write while a reader holds it: the reader's copy is dropped, the new one stays
         let got = read(&slot, |e| {
             store(&slot, Exemplar::new(&mut [("t", "3")], 3.0).unwrap());

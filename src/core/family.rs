@@ -466,7 +466,9 @@ impl Family {
         let out = &mut *w.out;
         let exemplar = |out: &mut String, i: usize| {
             if om {
-                s.with_exemplar(i, |e| text::push_exemplar(out, &e.labels, e.value, e.timestamp));
+                s.with_exemplar(i, |e| {
+                    text::push_exemplar(out, &e.labels, e.value, e.timestamp)
+                });
             }
         };
         match self.kind {
@@ -492,8 +494,10 @@ impl Family {
                     exemplar(out, i);
                     out.push('\n');
                 }
-                // `!(x >= 0.0)` holds for negatives and NaN alike
-                if om && (snap.bounds.first().is_some_and(|b| *b < 0.0) || !(snap.sum >= 0.0)) {
+                let negative = snap.bounds.first().is_some_and(|b| *b < 0.0)
+                    || snap.sum < 0.0
+                    || snap.sum.is_nan();
+                if om && negative {
                     return;
                 }
                 text::push_sample_prefix(out, &self.name, "_sum", body, None);

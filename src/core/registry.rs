@@ -378,7 +378,9 @@ s_us_sum{m=\"a\"} 0\ns_us_count{m=\"a\"} 0\n"
     fn openmetrics_text_every_kind() {
         use crate::core::{Exemplar, SummaryArgs};
         let r = Registry::new();
-        let c = r.family(Kind::Counter, "req", "Requests \"served\"\\n").unwrap();
+        let c = r
+            .family(Kind::Counter, "req", "Requests \"served\"\\n")
+            .unwrap();
         let c = c.new_metric(&l(&[("m", "a\"b")]), None).unwrap();
         c.series().increment(3.0).unwrap();
         let ct = r.family(Kind::Counter, "cpu_seconds_total", "").unwrap();
@@ -422,7 +424,9 @@ sz_bytes{quantile=\"0.5\"} 7\nsz_bytes_sum 7\nsz_bytes_count 1\n# EOF\n"
             line
         );
         let line = t.lines().find(|x| x.contains("le=\"+Inf\"")).unwrap();
-        assert!(line.starts_with("lat_seconds_bucket{m=\"x\",le=\"+Inf\"} 2 # {trace_id=\"abc\"} 3 "));
+        assert!(
+            line.starts_with("lat_seconds_bucket{m=\"x\",le=\"+Inf\"} 2 # {trace_id=\"abc\"} 3 ")
+        );
         assert_eq!(t.matches(" # {").count(), 2, "{}", t);
         let plain = r.render_to_string();
         assert!(!plain.contains('#') || !plain.contains(" # {"), "{}", plain);
@@ -447,7 +451,10 @@ sz_bytes{quantile=\"0.5\"} 7\nsz_bytes_sum 7\nsz_bytes_count 1\n# EOF\n"
         let r = Registry::new();
         let h = r.family(Kind::Histogram, "neg", "").unwrap();
         let h = h
-            .new_metric(&[] as &[(&str, &str)], Some(&MetricArgs::histogram(&[-1.0, 1.0])))
+            .new_metric(
+                &[] as &[(&str, &str)],
+                Some(&MetricArgs::histogram(&[-1.0, 1.0])),
+            )
             .unwrap();
         h.series().observe(-3.0).unwrap();
         let a = r.family(Kind::Counter, "dup", "").unwrap();
@@ -461,7 +468,11 @@ sz_bytes{quantile=\"0.5\"} 7\nsz_bytes_sum 7\nsz_bytes_count 1\n# EOF\n"
         assert!(t.contains("neg_bucket{le=\"+Inf\"} 1\n"));
         // the first of the clashing counters is written, the second left out
         assert_eq!(t.matches("# TYPE dup counter").count(), 1, "{}", t);
-        assert!(t.contains("dup_total 1\n") && !t.contains("dup_total 2"), "{}", t);
+        assert!(
+            t.contains("dup_total 1\n") && !t.contains("dup_total 2"),
+            "{}",
+            t
+        );
         let plain = r.render_to_string();
         assert!(plain.contains("neg_sum -3\n") && plain.contains("dup_total 2\n"));
         drop((a, b, h));

@@ -259,10 +259,17 @@ fn no_exemplars(kind: Kind, op: &str) -> Error {
              INFERMETRICS_MetricObserve without an exemplar"
         }
         Kind::Gauge => "exemplars belong to counters and histograms only",
-        _ => "exemplars are recorded with IncrementWithExemplar on counters and \
-              ObserveWithExemplar on histograms",
+        _ => {
+            "exemplars are recorded with IncrementWithExemplar on counters and \
+              ObserveWithExemplar on histograms"
+        }
     };
-    Error::unsupported(format!("{} does not support {}: {}", kind_name(kind), op, why))
+    Error::unsupported(format!(
+        "{} does not support {}: {}",
+        kind_name(kind),
+        op,
+        why
+    ))
 }
 
 fn kind_of(k: u8) -> Kind {

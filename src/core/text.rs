@@ -445,7 +445,12 @@ mod tests {
     #[test]
     fn family_text_converted_to_openmetrics() {
         let mut t = String::new();
-        push_family_header(&mut t, "nv_energy_consumption", "Energy \"used\", in J\\x", "counter");
+        push_family_header(
+            &mut t,
+            "nv_energy_consumption",
+            "Energy \"used\", in J\\x",
+            "counter",
+        );
         push_sample(&mut t, "nv_energy_consumption", "gpu_uuid=\"G\"", 12.5);
         let mut p = String::new();
         push_family_header(&mut p, "process_cpu_seconds_total", "", "counter");

@@ -237,7 +237,9 @@ unsafe fn exemplar(
     count: u64,
     value: f64,
 ) -> crate::core::Result<Exemplar> {
-    with_params(labels, count, "exemplar_labels", |l| Exemplar::new(l, value))
+    with_params(labels, count, "exemplar_labels", |l| {
+        Exemplar::new(l, value)
+    })
 }
 
 /// The kind of a metric (that of its family).

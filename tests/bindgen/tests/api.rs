@@ -757,7 +757,10 @@ fn exemplars_through_the_bindings() {
             "{}",
             t
         );
-        assert!(!snapshot().contains("bg-abc"), "0.0.4 never shows exemplars");
+        assert!(
+            !snapshot().contains("bg-abc"),
+            "0.0.4 never shows exemplars"
+        );
 
         INFERMETRICS_ParameterDelete(p);
         ok(INFERMETRICS_MetricDelete(c));
