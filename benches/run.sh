@@ -144,6 +144,8 @@ awk -F'\t' '
     printf "%-38s %s %s  <= 3x: %s\n", "histogram observe (10 buckets)", cell("infermetrics", "histogram", "raw"), cell("promcpp", "histogram", "raw"), verdict(v["infermetrics,histogram"] <= 3 * v["infermetrics,raw"])
     printf "%-38s %s %s  <= 3x: %s\n", "summary observe (5 quantiles)", cell("infermetrics", "summary", "raw"), cell("promcpp", "summary", "raw"), verdict(v["infermetrics,summary"] <= 3 * v["infermetrics,raw"])
     printf "%-38s %s %s\n", "  summary, sustained tight loop", cell("infermetrics", "summary_tight", "raw"), cell("promcpp", "-", "")
+    printf "%-38s %s %s\n", "counter increment with exemplar", cell("infermetrics", "counter_exemplar", "raw"), cell("promcpp", "-", "")
+    printf "%-38s %s %s\n", "histogram observe with exemplar", cell("infermetrics", "histogram_exemplar", "raw"), cell("promcpp", "-", "")
     printf "%-38s %s %s\n", "ReportRequest, default config", cell("infermetrics", "report_request", "raw"), cell("promcpp", "-", "")
     printf "%-38s %s %s\n", "ReportRequest, +summaries+histograms", cell("infermetrics", "report_request_all", "raw"), cell("promcpp", "-", "")
     printf "%-38s %s %s\n", "  same, sustained tight loop", cell("infermetrics", "report_request_all_tight", "raw"), cell("promcpp", "-", "")

@@ -520,6 +520,58 @@ INFERMETRICS_Error *INFERMETRICS_MetricSet(INFERMETRICS_Metric *metric, double v
 INFERMETRICS_Error *INFERMETRICS_MetricObserve(INFERMETRICS_Metric *metric, double value);
 
 /**
+ * Adds `value` to a counter, exactly as INFERMETRICS_MetricIncrement does, and keeps an
+ * exemplar of this increment (e.g. the trace id of the request it counts) as the series'
+ * latest. Our extension: neither Triton's C API nor prometheus-cpp has exemplars.
+ *
+ * The latest exemplar, its value and the wall-clock time of this call are written after
+ * the counter's sample in OpenMetrics output only (`foo_total{..} 17 # {trace_id="abc"} 1
+ * 1700000000.123`); the Prometheus 0.0.4 text never shows exemplars. Slower than
+ * INFERMETRICS_MetricIncrement (it copies the labels; still lock-free), which stays as fast
+ * as without exemplars: use this call only where an exemplar is wanted.
+ *
+ * @param metric a live counter.
+ * @param value the increment (>= 0, not NaN), also the exemplar's value.
+ * @param exemplar_labels `exemplar_label_count` parameters of type STRING (copied); may be
+ *        NULL when `exemplar_label_count` is 0 (an exemplar with no labels).
+ * @param exemplar_label_count number of exemplar labels.
+ * @return NULL on success; INVALID_ARG for a NULL metric or label entry, a NULL array with a
+ *         non-zero count, a non-STRING label, an invalid or repeated label name, bad UTF-8,
+ *         label names and values together over 128 UTF-8 characters (the OpenMetrics limit),
+ *         or a negative or NaN value; UNSUPPORTED for a gauge, histogram or summary. On any
+ *         error nothing is recorded.
+ */
+INFERMETRICS_Error *INFERMETRICS_MetricIncrementWithExemplar(INFERMETRICS_Metric *metric,
+                                                             double value,
+                                                             const INFERMETRICS_Parameter **exemplar_labels,
+                                                             uint64_t exemplar_label_count);
+
+/**
+ * Records one observation in a histogram, exactly as INFERMETRICS_MetricObserve does, and
+ * keeps an exemplar of it (e.g. the trace id of the request it measures) as the latest of
+ * the bucket the value falls in. Our extension: neither Triton's C API nor prometheus-cpp
+ * has exemplars.
+ *
+ * The latest exemplar of each bucket, its value and the wall-clock time of this call are
+ * written after that bucket's `_bucket` sample in OpenMetrics output only; the Prometheus
+ * 0.0.4 text never shows exemplars. Slower than INFERMETRICS_MetricObserve (it copies the
+ * labels; still lock-free), which stays as fast as without exemplars.
+ *
+ * @param metric a live histogram. Summaries are refused: OpenMetrics has no exemplars on
+ *        summaries.
+ * @param value the observation (not NaN), also the exemplar's value.
+ * @param exemplar_labels as for INFERMETRICS_MetricIncrementWithExemplar.
+ * @param exemplar_label_count number of exemplar labels.
+ * @return NULL on success; INVALID_ARG as for INFERMETRICS_MetricIncrementWithExemplar (a
+ *         NaN value included); UNSUPPORTED for a counter, gauge or summary. On any error
+ *         nothing is recorded.
+ */
+INFERMETRICS_Error *INFERMETRICS_MetricObserveWithExemplar(INFERMETRICS_Metric *metric,
+                                                           double value,
+                                                           const INFERMETRICS_Parameter **exemplar_labels,
+                                                           uint64_t exemplar_label_count);
+
+/**
  * The kind of a metric (that of its family).
  *
  * @param metric a live metric.

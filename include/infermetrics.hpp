@@ -301,6 +301,15 @@ class Series {
   Series(std::shared_ptr<FamilyHandle> family, INFERMETRICS_Metric* metric) noexcept
       : family_(std::move(family)), metric_(metric) {}
   bool call(INFERMETRICS_Error* c_err, Error& err) const noexcept { return detail::take(c_err, err); }
+  /// A recording call with exemplar labels (IncrementWithExemplar / ObserveWithExemplar).
+  using ExemplarCall = INFERMETRICS_Error* (*)(INFERMETRICS_Metric*, double, const INFERMETRICS_Parameter**,
+                                               std::uint64_t);
+  bool exemplar(ExemplarCall fn, double v, const Labels& labels, Error& err) const {
+    err.clear();
+    CLabels c;
+    if (!c.build(labels, err)) return false;
+    return call(fn(metric_, v, c.data(), c.count()), err);
+  }
   double read(Error& err) const noexcept {
     double v = 0;
     return detail::take(INFERMETRICS_MetricValue(metric_, &v), err) ? v : 0.0;
@@ -313,6 +322,12 @@ class Series {
     double v = 0;
     call(INFERMETRICS_MetricValue(metric_, &v));
     return v;
+  }
+  void exemplar(ExemplarCall fn, double v, const Labels& labels) const {
+    CLabels c;
+    Error err;
+    if (!c.build(labels, err)) throw err;
+    call(fn(metric_, v, c.data(), c.count()));
   }
 #endif
   // Declared first so it is destroyed last; reset() deletes metric_ before releasing it anyway.
@@ -338,6 +353,19 @@ class Metric : public detail::Series {
   bool increment(double, Error&) && = delete;
   bool set(double, Error&) && = delete;
   bool observe(double, Error&) && = delete;
+  /// Increments a counter and keeps `exemplar` (e.g. `{{"trace_id", id}}`, at most 128
+  /// characters) as its latest exemplar, shown in OpenMetrics output only. Our extension of
+  /// Triton's API (INFERMETRICS_MetricIncrementWithExemplar).
+  bool increment(double v, const Labels& exemplar, Error& err) & {
+    return this->exemplar(INFERMETRICS_MetricIncrementWithExemplar, v, exemplar, err);
+  }
+  /// Observes in a histogram and keeps `exemplar` as the latest of the value's bucket
+  /// (INFERMETRICS_MetricObserveWithExemplar; summaries refuse exemplars).
+  bool observe(double v, const Labels& exemplar, Error& err) & {
+    return this->exemplar(INFERMETRICS_MetricObserveWithExemplar, v, exemplar, err);
+  }
+  bool increment(double, const Labels&, Error&) && = delete;
+  bool observe(double, const Labels&, Error&) && = delete;
   /// The current value (0 on error).
   double value(Error& err) const noexcept { return read(err); }
   /// The kind (Counter on error).
@@ -354,6 +382,14 @@ class Metric : public detail::Series {
   void increment(double = 1.0) && = delete;
   void set(double) && = delete;
   void observe(double) && = delete;
+  void increment(double v, const Labels& exemplar) & {
+    this->exemplar(INFERMETRICS_MetricIncrementWithExemplar, v, exemplar);
+  }
+  void observe(double v, const Labels& exemplar) & {
+    this->exemplar(INFERMETRICS_MetricObserveWithExemplar, v, exemplar);
+  }
+  void increment(double, const Labels&) && = delete;
+  void observe(double, const Labels&) && = delete;
   double value() const { return read(); }
   Kind kind() const {
     INFERMETRICS_MetricKind k = INFERMETRICS_METRIC_KIND_COUNTER;
@@ -486,6 +522,15 @@ class Counter : public detail::Series {
   bool increment(double v, Error& err) & noexcept { return Increment(v, err); }
   bool Increment(double, Error&) && = delete;  // a temporary handle: see Metric
   bool increment(double, Error&) && = delete;
+  /// Adds `v` and keeps `exemplar` (e.g. `{{"trace_id", id}}`, names and values at most 128
+  /// characters in all) as this counter's latest exemplar, shown in OpenMetrics output only.
+  /// Our extension (INFERMETRICS_MetricIncrementWithExemplar); slower than Increment(v).
+  bool Increment(double v, const Labels& exemplar, Error& err) & {
+    return this->exemplar(INFERMETRICS_MetricIncrementWithExemplar, v, exemplar, err);
+  }
+  bool increment(double v, const Labels& exemplar, Error& err) & { return Increment(v, exemplar, err); }
+  bool Increment(double, const Labels&, Error&) && = delete;
+  bool increment(double, const Labels&, Error&) && = delete;
   double Value(Error& err) const noexcept { return read(err); }
   double value(Error& err) const noexcept { return read(err); }
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
@@ -494,6 +539,13 @@ class Counter : public detail::Series {
   void increment(double v = 1.0) & { Increment(v); }
   void Increment(double = 1.0) && = delete;  // a temporary handle: see Metric
   void increment(double = 1.0) && = delete;
+  /// As Increment(v), with an exemplar (throws InvalidArg for bad exemplar labels).
+  void Increment(double v, const Labels& exemplar) & {
+    this->exemplar(INFERMETRICS_MetricIncrementWithExemplar, v, exemplar);
+  }
+  void increment(double v, const Labels& exemplar) & { Increment(v, exemplar); }
+  void Increment(double, const Labels&) && = delete;
+  void increment(double, const Labels&) && = delete;
   double Value() const { return read(); }
   double value() const { return read(); }
 #endif
@@ -554,12 +606,28 @@ class Histogram : public detail::Series {
   bool observe(double v, Error& err) & noexcept { return Observe(v, err); }
   bool Observe(double, Error&) && = delete;  // a temporary handle: see Metric
   bool observe(double, Error&) && = delete;
+  /// Records `v` and keeps `exemplar` (e.g. `{{"trace_id", id}}`, at most 128 characters in
+  /// all) as the latest exemplar of the bucket `v` falls in, shown in OpenMetrics output only.
+  /// Our extension (INFERMETRICS_MetricObserveWithExemplar); slower than Observe(v).
+  bool Observe(double v, const Labels& exemplar, Error& err) & {
+    return this->exemplar(INFERMETRICS_MetricObserveWithExemplar, v, exemplar, err);
+  }
+  bool observe(double v, const Labels& exemplar, Error& err) & { return Observe(v, exemplar, err); }
+  bool Observe(double, const Labels&, Error&) && = delete;
+  bool observe(double, const Labels&, Error&) && = delete;
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
   /// Records `v` (NaN throws InvalidArg).
   void Observe(double v) & { call(INFERMETRICS_MetricObserve(metric_, v)); }
   void observe(double v) & { Observe(v); }
   void Observe(double) && = delete;  // a temporary handle: see Metric
   void observe(double) && = delete;
+  /// As Observe(v), with an exemplar (throws InvalidArg for bad exemplar labels).
+  void Observe(double v, const Labels& exemplar) & {
+    this->exemplar(INFERMETRICS_MetricObserveWithExemplar, v, exemplar);
+  }
+  void observe(double v, const Labels& exemplar) & { Observe(v, exemplar); }
+  void Observe(double, const Labels&) && = delete;
+  void observe(double, const Labels&) && = delete;
 #endif
  private:
   template <class>

@@ -113,6 +113,69 @@ _value = _address_fn("INFERMETRICS_MetricValue", ctypes.POINTER(c_double))
 _delete = _address_fn("INFERMETRICS_MetricDelete")
 
 
+class _Labels:
+    """``with _Labels({name: value}) as (array, count)``: STRING parameters for a C call,
+    deleted afterwards (the library copies what it keeps)."""
+
+    def __init__(self, labels, what="label"):
+        self._labels = labels
+        self._what = what
+        self._params = []
+
+    def __enter__(self):
+        try:
+            for k, v in self._labels.items():
+                p = LIB.INFERMETRICS_ParameterNew(_cstr(k, self._what + " name"), 0,
+                                                  ctypes.c_char_p(_cstr(v, self._what + " value")))
+                if not p:
+                    raise InfermetricsError(ErrorCode.INVALID_ARG, "cannot make %s %r=%r" % (self._what, k, v))
+                self._params.append(p)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        n = len(self._params)
+        return ((_lib.ParameterP * n)(*self._params) if n else None), n
+
+    def __exit__(self, *exc):
+        params, self._params = self._params, []
+        for p in params:
+            LIB.INFERMETRICS_ParameterDelete(p)
+        return False
+
+
+def _exemplar_fn(name):
+    fn = getattr(LIB, name, None)
+    if fn is None:
+        return None  # an older build: calling with an exemplar raises UNSUPPORTED (see below)
+    fn = LIB[name]
+    fn.restype = c_void_p
+    fn.argtypes = (c_void_p, c_double, ctypes.POINTER(_lib.ParameterP), ctypes.c_uint64)
+    return fn
+
+
+_increment_ex = _exemplar_fn("INFERMETRICS_MetricIncrementWithExemplar")
+_observe_ex = _exemplar_fn("INFERMETRICS_MetricObserveWithExemplar")
+
+
+def _with_exemplar(fn, name, handle, amount, exemplar):
+    if fn is None:
+        _fn(name)  # raises UNSUPPORTED naming the missing function
+    with _Labels(exemplar, "exemplar label") as (arr, n):
+        err = fn(handle, amount, arr, n)
+    if err:
+        _raise(err)
+
+
+def increment_with_exemplar(handle, amount, exemplar):
+    """Increments a counter and keeps ``exemplar`` ({name: value}) as its latest exemplar."""
+    _with_exemplar(_increment_ex, "INFERMETRICS_MetricIncrementWithExemplar", handle, amount, exemplar)
+
+
+def observe_with_exemplar(handle, amount, exemplar):
+    """Observes in a histogram and keeps ``exemplar`` as the latest of the value's bucket."""
+    _with_exemplar(_observe_ex, "INFERMETRICS_MetricObserveWithExemplar", handle, amount, exemplar)
+
+
 def value_of(handle):
     v = c_double()
     err = _value(handle, byref(v))
@@ -134,12 +197,14 @@ def api_version():
     return major.value, minor.value
 
 
-def _render(server_handle):
+def _render(server_handle, fmt=0):
+    """The registry (and a server's collector series) as text: ``fmt`` 0 is Prometheus 0.0.4,
+    1 OpenMetrics 1.0 (with exemplars, ending in ``# EOF``)."""
     metrics = _lib.MetricsP()
     _check(LIB.INFERMETRICS_ServerMetrics(server_handle, byref(metrics)))
     try:
         base, size = c_void_p(), c_size_t()
-        _check(LIB.INFERMETRICS_MetricsFormatted(metrics, 0, byref(base), byref(size)))
+        _check(LIB.INFERMETRICS_MetricsFormatted(metrics, int(fmt), byref(base), byref(size)))
         return ctypes.string_at(base, size.value).decode("utf-8") if size.value else ""
     finally:
         _check(LIB.INFERMETRICS_MetricsDelete(metrics))
@@ -265,23 +330,13 @@ class CFamily:
         """A new handle (its address, an int) on the series with these labels ({name: value})."""
         if self._handle is None:
             raise ValueError("metric family %r is closed" % self.name)
-        params = []
-        try:
-            for k, v in labels.items():
-                p = LIB.INFERMETRICS_ParameterNew(_cstr(k, "label name"), 0, ctypes.c_char_p(_cstr(v, "label value")))
-                if not p:
-                    raise InfermetricsError(ErrorCode.INVALID_ARG, "cannot make label %r=%r" % (k, v))
-                params.append(p)
-            arr = (_lib.ParameterP * len(params))(*params) if params else None
+        with _Labels(labels) as (arr, n):
             h = _lib.MetricP()
             if self._args is not None:
-                _check(LIB.INFERMETRICS_MetricNewWithArgs(byref(h), self._handle, arr, len(params), self._args))
+                _check(LIB.INFERMETRICS_MetricNewWithArgs(byref(h), self._handle, arr, n, self._args))
             else:
-                _check(LIB.INFERMETRICS_MetricNew(byref(h), self._handle, arr, len(params)))
+                _check(LIB.INFERMETRICS_MetricNew(byref(h), self._handle, arr, n))
             return ctypes.cast(h, c_void_p).value  # the address: see increment
-        finally:
-            for p in params:
-                LIB.INFERMETRICS_ParameterDelete(p)
 
     @staticmethod
     def delete_series(handle):

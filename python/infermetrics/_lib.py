@@ -89,6 +89,8 @@ _PROTOTYPES = {
     "INFERMETRICS_MetricIncrement": (ErrorP, [MetricP, c_double]),
     "INFERMETRICS_MetricSet": (ErrorP, [MetricP, c_double]),
     "INFERMETRICS_MetricObserve": (ErrorP, [MetricP, c_double]),
+    "INFERMETRICS_MetricIncrementWithExemplar": (ErrorP, [MetricP, c_double, POINTER(ParameterP), c_uint64]),
+    "INFERMETRICS_MetricObserveWithExemplar": (ErrorP, [MetricP, c_double, POINTER(ParameterP), c_uint64]),
     "INFERMETRICS_GetMetricKind": (ErrorP, [MetricP, POINTER(c_int)]),
     "INFERMETRICS_ServerMetrics": (ErrorP, [ServerP, POINTER(MetricsP)]),
     "INFERMETRICS_MetricsFormatted": (ErrorP, [MetricsP, c_int, POINTER(ctypes.c_void_p), POINTER(c_size_t)]),

@@ -348,10 +348,15 @@ class Counter(_OneSeries):
         return self._name + "_total"
 
     def inc(self, amount=1, exemplar=None):
-        """Adds ``amount`` (>= 0). ``exemplar`` is accepted and dropped (text 0.0.4 has none)."""
+        """Adds ``amount`` (>= 0). ``exemplar`` ({label: value}, at most 128 characters in
+        all, as in prometheus_client) becomes this counter's latest exemplar, served in
+        OpenMetrics output only; an empty or None exemplar records none."""
         h = self._handle
         if h is None:
             self._unusable()
+        if exemplar:
+            _core.increment_with_exemplar(h, amount, exemplar)
+            return
         err = _increment(h, amount)
         if err:
             _raise(err)
@@ -511,10 +516,15 @@ class Histogram(_OneSeries):
         return self._upper_bounds[:-1]  # the C library adds +Inf itself
 
     def observe(self, amount, exemplar=None):
-        """Records ``amount``. ``exemplar`` is accepted and dropped (text 0.0.4 has none)."""
+        """Records ``amount``. ``exemplar`` ({label: value}, at most 128 characters in all, as
+        in prometheus_client) becomes the latest exemplar of the bucket ``amount`` falls in,
+        served in OpenMetrics output only; an empty or None exemplar records none."""
         h = self._handle
         if h is None:
             self._unusable()
+        if exemplar:
+            _core.observe_with_exemplar(h, amount, exemplar)
+            return
         err = _observe(h, amount)
         if err:
             _raise(err)

@@ -421,12 +421,24 @@ impl Family {
         }
     }
 
-    /// Appends this family in text format; nothing at all when it has no series.
+    /// Appends this family in 0.0.4 text; nothing at all when it has no series.
+    pub fn render(&self, out: &mut String) {
+        self.render_into(&mut text::Writer::new(out, text::Format::Prometheus));
+    }
+
+    /// Appends this family in the writer's format; nothing at all when it has no series (or,
+    /// in OpenMetrics, when its names clash with a family written before it).
     ///
     /// Walks the slab in chunks, releasing the lock between them, so creating or deleting a
     /// series never waits for more than one chunk. A series created or deleted during the
     /// walk may or may not appear; one that lives through it appears exactly once.
-    pub fn render(&self, out: &mut String) {
+    ///
+    /// OpenMetrics only: the latest exemplar of each counter and histogram bucket follows its
+    /// sample; a histogram's `_sum` and `_count` are left out when a bucket bound or the sum
+    /// is negative (the spec allows no sum then), a summary's `_sum` when it is negative,
+    /// and a summary quantile whose value is negative (the spec's counters and quantiles
+    /// are never negative). The 0.0.4 text keeps all of them.
+    pub fn render_into(&self, w: &mut text::Writer<'_>) {
         let mut at = 0;
         let mut header = false;
         loop {
@@ -434,10 +446,12 @@ impl Family {
             let end = (at + RENDER_CHUNK).min(set.slots.len());
             for s in set.slots[at.min(end)..end].iter().flatten() {
                 if !header {
-                    text::push_family_header(out, &self.name, &self.help, self.kind.type_name());
+                    if !w.family(&self.name, &self.help, self.kind.type_name()) {
+                        return;
+                    }
                     header = true;
                 }
-                self.render_series(out, *s);
+                self.render_series(w, *s);
             }
             if end >= set.slots.len() {
                 return;
@@ -446,10 +460,27 @@ impl Family {
         }
     }
 
-    fn render_series(&self, out: &mut String, s: Series) {
+    fn render_series(&self, w: &mut text::Writer<'_>, s: Series) {
         let body = s.body();
+        let om = w.is_openmetrics();
+        let out = &mut *w.out;
+        let exemplar = |out: &mut String, i: usize| {
+            if om {
+                s.with_exemplar(i, |e| {
+                    text::push_exemplar(out, &e.labels, e.value, e.timestamp)
+                });
+            }
+        };
         match self.kind {
-            Kind::Counter | Kind::Gauge => {
+            Kind::Counter => {
+                let (stem, suffix) = w.counter_sample(&self.name);
+                let out = &mut *w.out;
+                text::push_sample_prefix(out, stem, suffix, body, None);
+                text::push_f64(out, s.value().unwrap_or(0.0));
+                exemplar(out, 0);
+                out.push('\n');
+            }
+            Kind::Gauge => {
                 text::push_sample(out, &self.name, body, s.value().unwrap_or(0.0));
             }
             Kind::Histogram => {
@@ -460,7 +491,14 @@ impl Family {
                     let le = snap.bounds.get(i).copied().unwrap_or(f64::INFINITY);
                     text::push_sample_prefix(out, &self.name, "_bucket", body, Some(le));
                     text::push_u64(out, cumulative);
+                    exemplar(out, i);
                     out.push('\n');
+                }
+                let negative = snap.bounds.first().is_some_and(|b| *b < 0.0)
+                    || snap.sum < 0.0
+                    || snap.sum.is_nan();
+                if om && negative {
+                    return;
                 }
                 text::push_sample_prefix(out, &self.name, "_sum", body, None);
                 text::push_f64(out, snap.sum);
@@ -472,6 +510,9 @@ impl Family {
             Kind::Summary => {
                 let snap = s.summary_snapshot();
                 for (q, v) in &snap.quantiles {
+                    if om && *v < 0.0 {
+                        continue;
+                    }
                     text::push_sample_prefix_with(
                         out,
                         &self.name,
@@ -482,9 +523,11 @@ impl Family {
                     text::push_f64(out, *v);
                     out.push('\n');
                 }
-                text::push_sample_prefix(out, &self.name, "_sum", body, None);
-                text::push_f64(out, snap.sum);
-                out.push('\n');
+                if !om || snap.sum >= 0.0 {
+                    text::push_sample_prefix(out, &self.name, "_sum", body, None);
+                    text::push_f64(out, snap.sum);
+                    out.push('\n');
+                }
                 text::push_sample_prefix(out, &self.name, "_count", body, None);
                 text::push_u64(out, snap.count);
                 out.push('\n');

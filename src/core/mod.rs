@@ -1,6 +1,7 @@
 //! The pure-Rust core: registry, families, series, name rules and the text format.
 //! Nothing in here knows about C: `src/ffi` converts arguments and delegates to it.
 pub mod error;
+pub mod exemplar;
 pub mod family;
 pub mod fork;
 pub mod log;
@@ -12,6 +13,7 @@ pub mod text;
 pub mod triton;
 
 pub use error::{Code, Error, Result};
+pub use exemplar::Exemplar;
 pub use family::{Family, FamilyHandle, MetricArgs, MetricHandle};
 pub use registry::Registry;
 pub use series::Series;

@@ -157,14 +157,18 @@ impl Registry {
     }
 
     /// As [`Registry::render`], in `format`. The OpenMetrics `# EOF` line is not written
-    /// here: it ends a whole exposition (see `Exposition::render_as`).
+    /// here: it ends a whole exposition (see `Exposition::render_as`, which a registry-only
+    /// exposition also goes through).
     pub fn render_as(&self, out: &mut String, format: text::Format) {
-        // TODO(openmetrics): the OpenMetrics spelling; 0.0.4 for now
-        let _ = format;
+        self.render_into(&mut text::Writer::new(out, format));
+    }
+
+    /// As [`Registry::render_as`], into an exposition being written.
+    pub fn render_into(&self, w: &mut text::Writer<'_>) {
         let families: Vec<Arc<Family>> = fork::lock(&self.inner).order.clone();
         for kind in [Kind::Counter, Kind::Gauge, Kind::Histogram, Kind::Summary] {
             for f in families.iter().filter(|f| f.kind() == kind) {
-                f.render(out);
+                f.render_into(w);
             }
         }
         // a user family of the same name wins: a family is never printed twice
@@ -177,16 +181,20 @@ impl Registry {
         let mut header = false;
         for f in families.iter().filter(|f| f.rejected() > 0) {
             if !header {
-                text::push_family_header(
-                    out,
+                if !w.family(
                     REJECTED_FAMILY,
                     "Metric creations refused because the family was at its series limit",
                     "counter",
-                );
+                ) {
+                    return;
+                }
                 header = true;
             }
-            let body = text::render_label_body(&[("family".to_owned(), f.name().to_owned())]);
-            text::push_sample(out, REJECTED_FAMILY, &body, f.rejected() as f64);
+            let (stem, suffix) = w.counter_sample(REJECTED_FAMILY);
+            let body = text::render_label_body(&[("family", f.name())]);
+            text::push_sample_prefix(w.out, stem, suffix, &body, None);
+            text::push_f64(w.out, f.rejected() as f64);
+            w.out.push('\n');
         }
     }
 
@@ -356,5 +364,136 @@ s_us_sum{m=\"a\"} 0\ns_us_count{m=\"a\"} 0\n"
         assert!(r.family(Kind::Summary, "_", "").is_err());
         assert!(r.family(Kind::Counter, "_", "").is_ok());
         assert!(r.family(Kind::Histogram, "_x", "").is_ok());
+    }
+
+    fn om(r: &Registry) -> String {
+        let mut s = String::new();
+        let mut w = text::Writer::new(&mut s, text::Format::OpenMetrics);
+        r.render_into(&mut w);
+        w.finish();
+        s
+    }
+
+    #[test]
+    fn openmetrics_text_every_kind() {
+        use crate::core::{Exemplar, SummaryArgs};
+        let r = Registry::new();
+        let c = r
+            .family(Kind::Counter, "req", "Requests \"served\"\\n")
+            .unwrap();
+        let c = c.new_metric(&l(&[("m", "a\"b")]), None).unwrap();
+        c.series().increment(3.0).unwrap();
+        let ct = r.family(Kind::Counter, "cpu_seconds_total", "").unwrap();
+        let ct = ct.new_metric(&[] as &[(&str, &str)], None).unwrap();
+        ct.series().increment(1.5).unwrap();
+        let g = r.family(Kind::Gauge, "temp_celsius", "t").unwrap();
+        let g = g.new_metric(&[] as &[(&str, &str)], None).unwrap();
+        g.series().set(-4.0).unwrap();
+        let h = r.family(Kind::Histogram, "lat_seconds", "").unwrap();
+        let h = h
+            .new_metric(&l(&[("m", "x")]), Some(&MetricArgs::histogram(&[0.1, 1.0])))
+            .unwrap();
+        h.series().observe(0.5).unwrap();
+        let s = r.family(Kind::Summary, "sz_bytes", "").unwrap();
+        let args = MetricArgs::summary(SummaryArgs::new(&[0.5], &[0.05], 0, 0).unwrap());
+        let s = s.new_metric(&[] as &[(&str, &str)], Some(&args)).unwrap();
+        s.series().observe(7.0).unwrap();
+        let before = r.render_to_string();
+        let t = om(&r);
+        assert_eq!(
+            t,
+            "# HELP req Requests \\\"served\\\"\\\\n\n# TYPE req counter\n\
+req_total{m=\"a\\\"b\"} 3\n\
+# TYPE cpu_seconds counter\n# UNIT cpu_seconds seconds\ncpu_seconds_total 1.5\n\
+# HELP temp_celsius t\n# TYPE temp_celsius gauge\n# UNIT temp_celsius celsius\ntemp_celsius -4\n\
+# TYPE lat_seconds histogram\n# UNIT lat_seconds seconds\n\
+lat_seconds_bucket{m=\"x\",le=\"0.1\"} 0\nlat_seconds_bucket{m=\"x\",le=\"1\"} 1\n\
+lat_seconds_bucket{m=\"x\",le=\"+Inf\"} 1\nlat_seconds_sum{m=\"x\"} 0.5\nlat_seconds_count{m=\"x\"} 1\n\
+# TYPE sz_bytes summary\n# UNIT sz_bytes bytes\n\
+sz_bytes{quantile=\"0.5\"} 7\nsz_bytes_sum 7\nsz_bytes_count 1\n# EOF\n"
+        );
+        // exemplars: OpenMetrics only, on the counter and on the bucket the value fell in
+        let e = |v| Exemplar::new(&mut [("trace_id", "abc")], v).unwrap();
+        c.series().increment_with_exemplar(2.0, e(2.0)).unwrap();
+        h.series().observe_with_exemplar(3.0, e(3.0)).unwrap();
+        let t = om(&r);
+        let line = t.lines().find(|x| x.starts_with("req_total")).unwrap();
+        assert!(
+            line.starts_with("req_total{m=\"a\\\"b\"} 5 # {trace_id=\"abc\"} 2 1"),
+            "{}",
+            line
+        );
+        let line = t.lines().find(|x| x.contains("le=\"+Inf\"")).unwrap();
+        assert!(
+            line.starts_with("lat_seconds_bucket{m=\"x\",le=\"+Inf\"} 2 # {trace_id=\"abc\"} 3 ")
+        );
+        assert_eq!(t.matches(" # {").count(), 2, "{}", t);
+        let plain = r.render_to_string();
+        assert!(!plain.contains('#') || !plain.contains(" # {"), "{}", plain);
+        assert!(!plain.contains("trace_id"));
+        // 0.0.4 differs from before only by the new values
+        assert_eq!(plain.lines().count(), before.lines().count());
+        // errors record nothing
+        assert!(c.series().increment_with_exemplar(-1.0, e(-1.0)).is_err());
+        assert!(g.series().increment_with_exemplar(1.0, e(1.0)).is_err());
+        assert!(h.series().increment_with_exemplar(1.0, e(1.0)).is_err());
+        assert!(c.series().observe_with_exemplar(1.0, e(1.0)).is_err());
+        let err = s.series().observe_with_exemplar(1.0, e(1.0)).unwrap_err();
+        assert!(err.message.contains("summaries"), "{}", err.message);
+        assert!(h.series().observe_with_exemplar(f64::NAN, e(1.0)).is_err());
+        assert_eq!(c.series().value().unwrap(), 5.0);
+        assert_eq!(h.series().snapshot().count(), 2);
+        assert_eq!(g.series().value().unwrap(), -4.0);
+    }
+
+    #[test]
+    fn openmetrics_negative_sums_and_clashes() {
+        let r = Registry::new();
+        let h = r.family(Kind::Histogram, "neg", "").unwrap();
+        let h = h
+            .new_metric(
+                &[] as &[(&str, &str)],
+                Some(&MetricArgs::histogram(&[-1.0, 1.0])),
+            )
+            .unwrap();
+        h.series().observe(-3.0).unwrap();
+        let a = r.family(Kind::Counter, "dup", "").unwrap();
+        let a = a.new_metric(&[] as &[(&str, &str)], None).unwrap();
+        let b = r.family(Kind::Counter, "dup_total", "").unwrap();
+        let b = b.new_metric(&[] as &[(&str, &str)], None).unwrap();
+        a.series().increment(1.0).unwrap();
+        b.series().increment(2.0).unwrap();
+        let t = om(&r);
+        assert!(!t.contains("neg_sum") && !t.contains("neg_count"), "{}", t);
+        assert!(t.contains("neg_bucket{le=\"+Inf\"} 1\n"));
+        // the first of the clashing counters is written, the second left out
+        assert_eq!(t.matches("# TYPE dup counter").count(), 1, "{}", t);
+        assert!(
+            t.contains("dup_total 1\n") && !t.contains("dup_total 2"),
+            "{}",
+            t
+        );
+        let plain = r.render_to_string();
+        assert!(plain.contains("neg_sum -3\n") && plain.contains("dup_total 2\n"));
+        drop((a, b, h));
+    }
+
+    #[test]
+    fn deleting_a_series_frees_its_exemplars() {
+        use crate::core::Exemplar;
+        let r = Registry::new();
+        let f = r.family(Kind::Histogram, "hx", "").unwrap();
+        let args = MetricArgs::histogram(&[1.0, 2.0]);
+        let m = f.new_metric(&[] as &[(&str, &str)], Some(&args)).unwrap();
+        let bytes = m.series().allocated_bytes();
+        assert!(!m.series().has_exemplars());
+        let e = Exemplar::new(&mut [("t", "1")], 1.5).unwrap();
+        m.series().observe_with_exemplar(1.5, e).unwrap();
+        assert!(m.series().has_exemplars());
+        assert!(m.series().allocated_bytes() > bytes);
+        assert_eq!(m.series().with_exemplar(1, |e| e.value), Some(1.5));
+        assert_eq!(m.series().with_exemplar(0, |e| e.value), None);
+        drop(m); // frees the slots and the exemplar (checked under the sanitizers / Miri)
+        assert_eq!(r.render_to_string(), "");
     }
 }

@@ -1,8 +1,8 @@
 //! One time series in one allocation: a small header, the value cells, and the label body.
 //!
 //! ```text
-//!  counter / gauge:  [Header 16][value 8][stripes 8][label body ...]
-//!  histogram:        [Header 16][sum 8][stripes 8][bounds Arc 16][count × buckets+1][label body ...]
+//!  counter / gauge:  [Header 16][value 8][stripes 8][exemplars 8][label body ...]
+//!  histogram:        [Header 16][sum 8][stripes 8][exemplars 8][bounds Arc 16][count × buckets+1][label body ...]
 //!  summary:          [Header 16][state Arc 8][label body ...]
 //! ```
 //! A summary's buffer and window live in its [`SummaryState`](super::summary) (allocated
@@ -10,7 +10,9 @@
 //! The label body is the pre-rendered inside of `{...}` (`id="7",model="resnet50"`): it is
 //! the series' identity in its family (labels sorted by name, values escaped, so two label
 //! sets have the same body exactly when they are the same set) and the text a scrape prints.
-//! A counter series with labels `{model, id}` costs one allocation of ~80 bytes.
+//! A counter series with labels `{model, id}` costs one allocation of ~88 bytes.
+//! `exemplars` is null until the first exemplar call; then it points to the series' exemplar
+//! slots (see [`super::exemplar`]), which only the exemplar calls and the renders touch.
 //!
 //! **Recording** touches only the cells: a counter is one compare-and-swap on the bits of a
 //! double. When that CAS fails because another thread got there first (contention), the
@@ -35,6 +37,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::error::{Error, Result};
+use super::exemplar::{self, Exemplar};
 use super::summary::{SummaryArgs, SummarySnapshot, SummaryState};
 use super::Kind;
 
@@ -54,6 +57,8 @@ struct Scalar {
     hdr: Header,
     value: AtomicU64,
     stripes: AtomicPtr<AtomicU64>,
+    /// A counter's exemplar slot (one), allocated by the first exemplar call.
+    exemplars: AtomicPtr<exemplar::Slot>,
 }
 
 #[repr(C)]
@@ -61,6 +66,8 @@ struct Hist {
     hdr: Header,
     sum: AtomicU64,
     stripes: AtomicPtr<AtomicU64>,
+    /// One exemplar slot per bucket (`cells`), allocated by the first exemplar call.
+    exemplars: AtomicPtr<exemplar::Slot>,
     bounds: ManuallyDrop<Arc<[f64]>>,
     // then `cells` AtomicU64 counts, then the body
 }
@@ -231,6 +238,40 @@ fn nan_observation(kind: Kind) -> Error {
     ))
 }
 
+/// The bucket `v` falls in: the first whose upper bound is >= v (+Inf when none). With
+/// sorted bounds that is the number of bounds below v; a branch-free count for the usual
+/// short lists.
+#[inline(always)]
+fn bucket_of(bounds: &[f64], v: f64) -> usize {
+    if bounds.len() <= 16 {
+        bounds.iter().map(|b| usize::from(*b < v)).sum()
+    } else {
+        bounds.partition_point(|b| *b < v)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn no_exemplars(kind: Kind, op: &str) -> Error {
+    let why = match kind {
+        Kind::Summary => {
+            "OpenMetrics has no exemplars on summaries: use a histogram, or \
+             INFERMETRICS_MetricObserve without an exemplar"
+        }
+        Kind::Gauge => "exemplars belong to counters and histograms only",
+        _ => {
+            "exemplars are recorded with IncrementWithExemplar on counters and \
+              ObserveWithExemplar on histograms"
+        }
+    };
+    Error::unsupported(format!(
+        "{} does not support {}: {}",
+        kind_name(kind),
+        op,
+        why
+    ))
+}
+
 fn kind_of(k: u8) -> Kind {
     match k {
         0 => Kind::Counter,
@@ -336,13 +377,22 @@ impl Series {
                 if !s.is_null() {
                     dealloc(s as *mut u8, stripes_layout(cells + 1));
                 }
+                let e = *h.exemplars.get_mut();
+                if !e.is_null() {
+                    exemplar::free_slots(e, cells);
+                }
                 ManuallyDrop::drop(&mut h.bounds);
             }
             Kind::Summary => ManuallyDrop::drop(&mut (*(p as *mut Summ)).state),
             _ => {
-                let s = *(*(p as *mut Scalar)).stripes.get_mut();
+                let sc = &mut *(p as *mut Scalar);
+                let s = *sc.stripes.get_mut();
                 if !s.is_null() {
                     dealloc(s as *mut u8, stripes_layout(1));
+                }
+                let e = *sc.exemplars.get_mut();
+                if !e.is_null() {
+                    exemplar::free_slots(e, 1);
                 }
             }
         }
@@ -481,14 +531,7 @@ impl Series {
             return Err(nan_observation(Kind::Histogram));
         }
         let h = self.hist();
-        let bounds: &[f64] = &h.bounds;
-        // first bucket whose upper bound is >= v (+Inf when none): with sorted bounds, the
-        // number of bounds below v; a branch-free count for the usual short lists
-        let i = if bounds.len() <= 16 {
-            bounds.iter().map(|b| usize::from(*b < v)).sum()
-        } else {
-            bounds.partition_point(|b| *b < v)
-        };
+        let i = bucket_of(&h.bounds, v);
         let counts = self.counts();
         let mut stripes = h.stripes.load(Ordering::Acquire);
         if stripes.is_null() {
@@ -519,6 +562,80 @@ impl Series {
         st[1 + i].fetch_add(1, Ordering::Relaxed);
         cas_add(&st[0], v);
         Ok(())
+    }
+
+    /// The exemplar slots of a counter or histogram, allocated on first use (None when the
+    /// allocation failed: the exemplar is then dropped, the value is recorded anyway).
+    #[cold]
+    fn exemplar_slots(&self) -> Option<&[exemplar::Slot]> {
+        let (ptr, n) = match self.kind() {
+            Kind::Counter | Kind::Gauge => (&self.scalar().exemplars, 1),
+            Kind::Histogram => (&self.hist().exemplars, self.hdr().cells as usize),
+            Kind::Summary => return None,
+        };
+        let mut p = ptr.load(Ordering::Acquire);
+        if p.is_null() {
+            // SAFETY: null pointers are valid empty slots; every block in this field has
+            // this layout
+            p = unsafe { install_zeroed(ptr, exemplar::slots_layout(n)) };
+        }
+        // SAFETY: a block of `n` slots that lives as long as the series
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, n) })
+    }
+
+    /// The slots if any exemplar was ever recorded (renders never allocate them).
+    fn existing_exemplar_slots(&self) -> Option<&[exemplar::Slot]> {
+        let (ptr, n) = match self.kind() {
+            Kind::Counter | Kind::Gauge => (&self.scalar().exemplars, 1),
+            Kind::Histogram => (&self.hist().exemplars, self.hdr().cells as usize),
+            Kind::Summary => return None,
+        };
+        let p = ptr.load(Ordering::Acquire);
+        // SAFETY: as in `exemplar_slots`
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, n) })
+    }
+
+    /// Increments a counter exactly as [`Series::increment`] would and keeps `e` as its
+    /// latest exemplar. UNSUPPORTED for any other kind; on any error nothing is recorded.
+    pub fn increment_with_exemplar(&self, v: f64, e: Exemplar) -> Result<()> {
+        match self.kind() {
+            Kind::Counter => {}
+            k => return Err(no_exemplars(k, "IncrementWithExemplar")),
+        }
+        self.increment(v)?;
+        if let Some(slots) = self.exemplar_slots() {
+            exemplar::store(&slots[0], e);
+        }
+        Ok(())
+    }
+
+    /// Observes in a histogram exactly as [`Series::observe`] would and keeps `e` as the
+    /// latest exemplar of the bucket `v` falls in. UNSUPPORTED for any other kind (summaries
+    /// included: OpenMetrics has no exemplars there); on any error nothing is recorded.
+    pub fn observe_with_exemplar(&self, v: f64, e: Exemplar) -> Result<()> {
+        match self.kind() {
+            Kind::Histogram => {}
+            k => return Err(no_exemplars(k, "ObserveWithExemplar")),
+        }
+        self.observe(v)?;
+        let i = bucket_of(&self.hist().bounds, v);
+        if let Some(slots) = self.exemplar_slots() {
+            exemplar::store(&slots[i], e);
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the latest exemplar of a counter (`i` = 0) or of histogram bucket `i`,
+    /// if one was recorded. Never blocks a recording call.
+    pub fn with_exemplar<R>(&self, i: usize, f: impl FnOnce(&Exemplar) -> R) -> Option<R> {
+        self.existing_exemplar_slots()?
+            .get(i)
+            .and_then(|s| exemplar::read(s, f))
+    }
+
+    /// Whether any exemplar was ever recorded on this series (its slots exist).
+    pub fn has_exemplars(&self) -> bool {
+        self.existing_exemplar_slots().is_some()
     }
 
     /// The value of a counter or gauge (a counter's stripes summed).
@@ -601,7 +718,12 @@ impl Series {
         } else {
             1
         };
+        let exemplars = match self.existing_exemplar_slots() {
+            Some(slots) => exemplar::slots_layout(slots.len()).size(),
+            None => 0,
+        };
         layout.size()
+            + exemplars
             + if self.is_striped() {
                 stripes_layout(words).size()
             } else {

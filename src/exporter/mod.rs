@@ -427,10 +427,17 @@ impl Exposition {
         self.render_as(out, text::Format::Prometheus)
     }
 
-    /// As [`Exposition::render`], in `format` (OpenMetrics ends with `# EOF`).
+    /// As [`Exposition::render`], in `format`: the one place an exposition is finished (in
+    /// OpenMetrics, with `# EOF`). `Exposition::default()` renders the registry alone.
     pub fn render_as(&self, out: &mut String, format: text::Format) {
+        let mut w = text::Writer::new(out, format);
+        self.render_into(&mut w);
+        w.finish();
+    }
+
+    fn render_into(&self, w: &mut text::Writer<'_>) {
         let registry = Registry::global();
-        registry.render_as(out, format);
+        registry.render_into(w);
         let taken = |name: &str| registry.get(name).is_some_and(|r| r.series_count() > 0);
         for slot in &self.slots {
             let families = Arc::clone(&fork::gated_read(&slot.families));
@@ -438,7 +445,7 @@ impl Exposition {
                 if taken(f.name) {
                     continue;
                 }
-                out.push_str(&f.text);
+                w.push_family_text(&f.text);
             }
         }
         let published: Vec<&Arc<Slot>> = self
@@ -454,12 +461,11 @@ impl Exposition {
             .map(|s| collect::label_body(&[("collector", s.name)]))
             .collect();
         let mut family = |name: &'static str, help: &str, value: &dyn Fn(&Slot) -> f64| {
-            if taken(name) {
+            if taken(name) || !w.family(name, help, "gauge") {
                 return;
             }
-            text::push_family_header(out, name, help, "gauge");
             for (s, body) in published.iter().zip(&bodies) {
-                text::push_sample(out, name, body, value(s));
+                text::push_sample(w.out, name, body, value(s));
             }
         };
         family(

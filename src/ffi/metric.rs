@@ -6,8 +6,8 @@ use super::args::INFERMETRICS_MetricArgs;
 use super::boundary::{castable, guard, to_raw, try_out, try_ref, try_take};
 use super::error::INFERMETRICS_Error;
 use super::family::{INFERMETRICS_MetricFamily, RawMetricKind};
-use super::parameter::{with_labels, INFERMETRICS_Parameter};
-use crate::core::MetricHandle;
+use super::parameter::{with_labels, with_params, INFERMETRICS_Parameter};
+use crate::core::{Exemplar, MetricHandle};
 
 /// A handle on one series (a family plus a set of label values). Handles made with equal
 /// labels in one family share the series; the series leaves the output when its last handle
@@ -162,6 +162,83 @@ pub unsafe extern "C" fn INFERMETRICS_MetricObserve(
 ) -> *mut INFERMETRICS_Error {
     guard("INFERMETRICS_MetricObserve", move || {
         try_ref(metric, "metric")?.series().observe(value)
+    })
+}
+
+/// Adds `value` to a counter, exactly as INFERMETRICS_MetricIncrement does, and keeps an
+/// exemplar of this increment (e.g. the trace id of the request it counts) as the series'
+/// latest. Our extension: neither Triton's C API nor prometheus-cpp has exemplars.
+///
+/// The latest exemplar, its value and the wall-clock time of this call are written after
+/// the counter's sample in OpenMetrics output only (`foo_total{..} 17 # {trace_id="abc"} 1
+/// 1700000000.123`); the Prometheus 0.0.4 text never shows exemplars. Slower than
+/// INFERMETRICS_MetricIncrement (it copies the labels; still lock-free), which stays as fast
+/// as without exemplars: use this call only where an exemplar is wanted.
+///
+/// @param metric a live counter.
+/// @param value the increment (>= 0, not NaN), also the exemplar's value.
+/// @param exemplar_labels `exemplar_label_count` parameters of type STRING (copied); may be
+///        NULL when `exemplar_label_count` is 0 (an exemplar with no labels).
+/// @param exemplar_label_count number of exemplar labels.
+/// @return NULL on success; INVALID_ARG for a NULL metric or label entry, a NULL array with a
+///         non-zero count, a non-STRING label, an invalid or repeated label name, bad UTF-8,
+///         label names and values together over 128 UTF-8 characters (the OpenMetrics limit),
+///         or a negative or NaN value; UNSUPPORTED for a gauge, histogram or summary. On any
+///         error nothing is recorded.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricIncrementWithExemplar(
+    metric: *mut INFERMETRICS_Metric,
+    value: f64,
+    exemplar_labels: *mut *const INFERMETRICS_Parameter,
+    exemplar_label_count: u64,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricIncrementWithExemplar", move || {
+        let m = try_ref(metric, "metric")?;
+        let e = exemplar(exemplar_labels, exemplar_label_count, value)?;
+        m.series().increment_with_exemplar(value, e)
+    })
+}
+
+/// Records one observation in a histogram, exactly as INFERMETRICS_MetricObserve does, and
+/// keeps an exemplar of it (e.g. the trace id of the request it measures) as the latest of
+/// the bucket the value falls in. Our extension: neither Triton's C API nor prometheus-cpp
+/// has exemplars.
+///
+/// The latest exemplar of each bucket, its value and the wall-clock time of this call are
+/// written after that bucket's `_bucket` sample in OpenMetrics output only; the Prometheus
+/// 0.0.4 text never shows exemplars. Slower than INFERMETRICS_MetricObserve (it copies the
+/// labels; still lock-free), which stays as fast as without exemplars.
+///
+/// @param metric a live histogram. Summaries are refused: OpenMetrics has no exemplars on
+///        summaries.
+/// @param value the observation (not NaN), also the exemplar's value.
+/// @param exemplar_labels as for INFERMETRICS_MetricIncrementWithExemplar.
+/// @param exemplar_label_count number of exemplar labels.
+/// @return NULL on success; INVALID_ARG as for INFERMETRICS_MetricIncrementWithExemplar (a
+///         NaN value included); UNSUPPORTED for a counter, gauge or summary. On any error
+///         nothing is recorded.
+#[no_mangle]
+pub unsafe extern "C" fn INFERMETRICS_MetricObserveWithExemplar(
+    metric: *mut INFERMETRICS_Metric,
+    value: f64,
+    exemplar_labels: *mut *const INFERMETRICS_Parameter,
+    exemplar_label_count: u64,
+) -> *mut INFERMETRICS_Error {
+    guard("INFERMETRICS_MetricObserveWithExemplar", move || {
+        let m = try_ref(metric, "metric")?;
+        let e = exemplar(exemplar_labels, exemplar_label_count, value)?;
+        m.series().observe_with_exemplar(value, e)
+    })
+}
+
+/// Reads and checks exemplar labels with the parameter parsing MetricNew uses.
+unsafe fn exemplar(
+    labels: *const *const INFERMETRICS_Parameter,
+    count: u64,
+    value: f64,
+) -> crate::core::Result<Exemplar> {
+    with_params(labels, count, "exemplar_labels", |l| {
+        Exemplar::new(l, value)
     })
 }
 

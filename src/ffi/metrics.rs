@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::boundary::{castable, guard, to_raw, try_mut, try_out, try_ref, try_take};
 use super::error::INFERMETRICS_Error;
 use super::server::{CBool, INFERMETRICS_Server};
-use crate::core::{Error, Format, Registry};
+use crate::core::{Error, Format};
 use crate::exporter::{encoding, Exposition};
 
 /// Output formats (Triton's `TRITONSERVER_MetricFormat`).
@@ -63,7 +63,8 @@ impl MetricsObject {
         let mut text = String::with_capacity(self.text.capacity().max(4096));
         match &self.source {
             Some(e) => e.render_as(&mut text, format),
-            None => Registry::global().render_as(&mut text, format),
+            // the registry alone is an exposition without collectors: one place finishes both
+            None => Exposition::default().render_as(&mut text, format),
         }
         text
     }

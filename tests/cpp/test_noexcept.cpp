@@ -54,10 +54,17 @@ int main() {
   CHECK_EQ(m.value(err), 2.0);
   CHECK(err.ok());
   CHECK(m.kind(err) == im::Kind::Counter);
+  // exemplars through the non-throwing overloads
+  CHECK(m.increment(1, {{"trace_id", "abc"}}, err));
+  CHECK(!m.observe(1, {{"trace_id", "abc"}}, err));
+  CHECK(err.code() == im::ErrorCode::Unsupported);
+  CHECK(!m.increment(1, {{"1bad", "x"}}, err));
+  CHECK(err.code() == im::ErrorCode::InvalidArg);
+  CHECK_EQ(m.value(err), 3.0);
 
   im::Snapshot snap = im::Snapshot::take(nullptr, err);
   CHECK(err.ok());
-  CHECK_CONTAINS(snap.text(), "cppn_requests_total{model=\"resnet\",version=\"1\"} 2\n");
+  CHECK_CONTAINS(snap.text(), "cppn_requests_total{model=\"resnet\",version=\"1\"} 3\n");
   CHECK_CONTAINS(im::text(err), "# TYPE cppn_requests_total counter\n");
 
   // The typed API: families keep what Add() returns.
@@ -97,7 +104,7 @@ int main() {
   // Destruction order: family first.
   f.reset();
   CHECK(m.increment(1, err));
-  CHECK_EQ(m.value(err), 3.0);
+  CHECK_EQ(m.value(err), 4.0);
   m.reset();
   CHECK_NOT_CONTAINS(im::text(err), "cppn_requests_total");
 

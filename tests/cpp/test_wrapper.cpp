@@ -348,6 +348,45 @@ void test_api_version() {
 
 }  // namespace
 
+// Exemplars (our extension): the throwing and the Error& overloads, seen in OpenMetrics only.
+std::string openmetrics_text() {
+  INFERMETRICS_Metrics* m = nullptr;
+  const char* base = nullptr;
+  size_t size = 0;
+  CHECK(INFERMETRICS_ServerMetrics(nullptr, &m) == nullptr);
+  CHECK(INFERMETRICS_MetricsFormatted(m, INFERMETRICS_METRIC_OPENMETRICS, &base, &size) == nullptr);
+  std::string t(base, size);
+  INFERMETRICS_ErrorDelete(INFERMETRICS_MetricsDelete(m));
+  return t;
+}
+
+void test_exemplars() {
+  im::Family counter(im::Kind::Counter, "cppw_ex_requests", "with exemplars");
+  im::Metric c = counter.metric({{"model", "a"}});
+  c.increment(2, {{"trace_id", "abc"}});
+  im::Family hist(im::Kind::Histogram, "cppw_ex_latency", "with exemplars");
+  im::Metric h = hist.histogram({}, {1, 2});
+  h.observe(1.5, {{"trace_id", "def"}});
+  std::string t = openmetrics_text();
+  CHECK_CONTAINS(t, "cppw_ex_requests_total{model=\"a\"} 2 # {trace_id=\"abc\"} 2 ");
+  CHECK_CONTAINS(t, "cppw_ex_latency_bucket{le=\"2\"} 1 # {trace_id=\"def\"} 1.5 ");
+  CHECK(text().find("trace_id") == std::string::npos);  // never in 0.0.4
+  expect_throw("exemplar on a histogram increment", im::ErrorCode::Unsupported,
+               [&] { h.increment(1, {{"trace_id", "x"}}); });
+  expect_throw("exemplar label too long", im::ErrorCode::InvalidArg,
+               [&] { c.increment(1, {{"trace_id", std::string(200, 'x')}}); });
+  expect_throw("negative with exemplar", im::ErrorCode::InvalidArg, [&] { c.increment(-1, {{"t", "x"}}); });
+  im::Error err;
+  CHECK(!c.increment(1, {{"bad-name", "x"}}, err));
+  CHECK(err.code() == im::ErrorCode::InvalidArg);
+  CHECK(c.increment(1, {}, err));
+  CHECK(err.ok());
+  CHECK_EQ(c.value(), 3.0);  // the failures recorded nothing
+  im::Counter typed;
+  CHECK(!typed.Increment(1, {{"t", "x"}}, err));  // an empty handle: the library's NULL error
+  CHECK(err.code() == im::ErrorCode::InvalidArg);
+}
+
 int main() {
   // Any exception escaping a test is a failure with its message.
   auto run = [](const char* name, void (*fn)()) {
@@ -364,6 +403,7 @@ int main() {
   run("gauge", test_gauge);
   run("histogram", test_histogram);
   run("errors", test_errors);
+  run("exemplars", test_exemplars);
   run("ordering", test_ordering);
   run("threads", test_threads);
   run("server", test_server);

@@ -649,3 +649,123 @@ fn log_callback_gets_lines() {
         );
     }
 }
+
+/// The registry as OpenMetrics text through the generated bindings.
+fn openmetrics_snapshot() -> String {
+    unsafe {
+        let mut m = std::ptr::null_mut();
+        ok(INFERMETRICS_ServerMetrics(std::ptr::null_mut(), &mut m));
+        let (mut base, mut size) = (std::ptr::null(), 0usize);
+        ok(INFERMETRICS_MetricsFormatted(
+            m,
+            INFERMETRICS_METRIC_OPENMETRICS,
+            &mut base,
+            &mut size,
+        ));
+        let s = std::str::from_utf8(std::slice::from_raw_parts(base as *const u8, size))
+            .unwrap()
+            .to_owned();
+        ok(INFERMETRICS_MetricsDelete(m));
+        s
+    }
+}
+
+#[test]
+fn exemplars_through_the_bindings() {
+    unsafe {
+        let (k, v) = (
+            std::ffi::CString::new("trace_id").unwrap(),
+            std::ffi::CString::new("bg-abc").unwrap(),
+        );
+        let p = INFERMETRICS_ParameterNew(
+            k.as_ptr(),
+            INFERMETRICS_PARAMETER_STRING,
+            v.as_ptr() as *const _,
+        );
+        let mut labels = [p as *const INFERMETRICS_Parameter];
+        let cf = family(INFERMETRICS_METRIC_KIND_COUNTER, "bg_ex_counter", "");
+        let c = metric(cf, &[], None).unwrap();
+        let hf = family(INFERMETRICS_METRIC_KIND_HISTOGRAM, "bg_ex_hist", "");
+        let h = metric(hf, &[], Some(&[1.0])).unwrap();
+        ok(INFERMETRICS_MetricIncrementWithExemplar(
+            c,
+            2.0,
+            labels.as_mut_ptr(),
+            1,
+        ));
+        ok(INFERMETRICS_MetricObserveWithExemplar(
+            h,
+            0.5,
+            labels.as_mut_ptr(),
+            1,
+        ));
+        ok(INFERMETRICS_MetricObserveWithExemplar(
+            h,
+            3.0,
+            std::ptr::null_mut(),
+            0,
+        ));
+        // wrong kinds and refused values: errors, nothing recorded
+        let e = check(INFERMETRICS_MetricIncrementWithExemplar(
+            h,
+            1.0,
+            labels.as_mut_ptr(),
+            1,
+        ))
+        .unwrap_err();
+        assert_eq!(e.0, INFERMETRICS_ERROR_UNSUPPORTED as u32, "{}", e.1);
+        let e = check(INFERMETRICS_MetricObserveWithExemplar(
+            c,
+            1.0,
+            labels.as_mut_ptr(),
+            1,
+        ))
+        .unwrap_err();
+        assert_eq!(e.0, INFERMETRICS_ERROR_UNSUPPORTED as u32, "{}", e.1);
+        let e = check(INFERMETRICS_MetricIncrementWithExemplar(
+            c,
+            -1.0,
+            labels.as_mut_ptr(),
+            1,
+        ))
+        .unwrap_err();
+        assert_eq!(e.0, INFERMETRICS_ERROR_INVALID_ARG as u32, "{}", e.1);
+        let e = check(INFERMETRICS_MetricIncrementWithExemplar(
+            c,
+            1.0,
+            std::ptr::null_mut(),
+            1,
+        ))
+        .unwrap_err();
+        assert_eq!(e.0, INFERMETRICS_ERROR_INVALID_ARG as u32, "{}", e.1);
+        assert_eq!(value(c), 2.0);
+
+        let t = openmetrics_snapshot();
+        assert!(t.ends_with("# EOF\n"), "{}", t);
+        assert!(
+            t.contains("bg_ex_counter_total 2 # {trace_id=\"bg-abc\"} 2 "),
+            "{}",
+            t
+        );
+        assert!(
+            t.contains("bg_ex_hist_bucket{le=\"1\"} 1 # {trace_id=\"bg-abc\"} 0.5 "),
+            "{}",
+            t
+        );
+        assert!(
+            t.contains("bg_ex_hist_bucket{le=\"+Inf\"} 2 # {} 3 "),
+            "{}",
+            t
+        );
+        assert!(
+            !snapshot().contains("bg-abc"),
+            "0.0.4 never shows exemplars"
+        );
+
+        INFERMETRICS_ParameterDelete(p);
+        ok(INFERMETRICS_MetricDelete(c));
+        ok(INFERMETRICS_MetricDelete(h));
+        ok(INFERMETRICS_MetricFamilyDelete(cf));
+        ok(INFERMETRICS_MetricFamilyDelete(hf));
+    }
+}
