@@ -1,16 +1,11 @@
 """make_wsgi_app() / make_asgi_app() negotiation (issue 12): gzip and OpenMetrics chosen from the
-request's headers through INFERMETRICS_MetricsNegotiate, as RFC 9110 and the native server do.
-
-DISABLED until the real exporter::encoding::negotiate and the OpenMetrics renderer (other branches
-of issue 12) have landed: delete the `pytestmark` line below to enable."""
+request's headers through INFERMETRICS_MetricsNegotiate, as RFC 9110 and the native server do."""
 import gzip
 
 import pytest
 
 from test_embed import PLAIN, fetch, families, run_asgi, wsgi_url  # noqa: F401 (fixture)
 from conftest import require
-
-pytestmark = pytest.mark.skip(reason="needs issue 12's negotiate and OpenMetrics branches: delete this line then")
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"

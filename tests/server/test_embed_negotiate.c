@@ -1,8 +1,6 @@
 /*
- * server_embed_pending: INFERMETRICS_MetricsNegotiate's RFC 9110 behaviour and the OpenMetrics
- * body's `# EOF` through INFERMETRICS_MetricsRender. Both depend on work of other helpers of issue
- * 12 (exporter::encoding::negotiate, the OpenMetrics renderer), so CMakeLists.txt registers this
- * test DISABLED; enable it (delete the DISABLED property) once both have landed.
+ * server_embed_negotiate: INFERMETRICS_MetricsNegotiate's RFC 9110 behaviour (the choice the
+ * server itself makes) and the OpenMetrics body's `# EOF` through INFERMETRICS_MetricsRender.
  */
 #include "server_test.h"
 
