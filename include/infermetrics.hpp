@@ -1141,8 +1141,12 @@ inline Negotiated negotiate(const char* accept, const char* accept_encoding, boo
 }
 #endif
 
-/// Options of the metrics HTTP server. Defaults (and the INFERMETRICS_ADDRESS / _PORT /
-/// _INTERVAL_MS environment overrides) are applied when the options are created.
+/// Options of the metrics HTTP server: one setter per INFERMETRICS_ServerOptionsSet* call of the C
+/// API (see its doc in infermetrics.h for defaults and limits). Defaults and the environment
+/// overrides (INFERMETRICS_ADDRESS, _PORT, _INTERVAL_MS, _MAX_CONNECTIONS, _OPENMETRICS,
+/// _WEB_CONFIG, _COLLECTORS, ...) are read when the options are created; an environment value
+/// wins over a setter. Each setter comes twice: `bool name(..., Error&) noexcept` and, with
+/// exceptions, a throwing chainable `ServerOptions& name(...)`.
 class ServerOptions {
  public:
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
@@ -1190,6 +1194,58 @@ class ServerOptions {
   bool nvml_library(const std::string& path, Error& err) noexcept {
     return detail::take(INFERMETRICS_ServerOptionsSetNvmlLibrary(opts_.get(), path.c_str()), err);
   }
+  /// Most connections held open at once, 1 to 65536 (default 256).
+  bool max_connections(std::uint32_t n, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetMaxConnections(opts_.get(), n), err);
+  }
+  /// Offer OpenMetrics 1.0 to scrapes that ask for it (default off: see the README for why).
+  bool openmetrics(bool on, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetOpenMetrics(opts_.get(), on), err);
+  }
+  /// An exporter-toolkit web-config.yml (TLS, basic auth, headers); read by the Server, which
+  /// fails (InvalidArg) on a file that does not load.
+  bool web_config(const std::string& path, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetWebConfig(opts_.get(), path.c_str()), err);
+  }
+  /// process_* series (default on).
+  bool process_metrics(bool on, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetProcessMetrics(opts_.get(), on), err);
+  }
+  /// nv_container_* series of this process's cgroup (default on).
+  bool container_metrics(bool on, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetContainerMetrics(opts_.get(), on), err);
+  }
+  /// node_exporter-style host series (default off).
+  bool host_metrics(bool on, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetHostMetrics(opts_.get(), on), err);
+  }
+  /// One collector by name: "pinned", "cpu", "gpu", "process", "container" or "host".
+  bool collector(const std::string& name, bool on, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetCollector(opts_.get(), name.c_str(), on), err);
+  }
+  /// One GPU vendor: "nvidia", "amd" or "intel" (default all on).
+  bool gpu_vendor(const std::string& vendor, bool on, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetGpuVendor(opts_.get(), vendor.c_str(), on), err);
+  }
+  /// Paths whose filesystems the host collectors report, comma-separated ("/,/models").
+  bool disk_paths(const std::string& paths, Error& err) noexcept {
+    return detail::take(INFERMETRICS_ServerOptionsSetDiskPaths(opts_.get(), paths.c_str()), err);
+  }
+  /// The same, one absolute path per element (a path holding a comma is refused: InvalidArg).
+  bool disk_paths(const std::vector<std::string>& paths, Error& err) {  // allocates: not noexcept
+    std::string joined;
+    for (const std::string& p : paths) {
+      if (p.find(',') != std::string::npos) {
+        return detail::take(INFERMETRICS_ErrorNew(INFERMETRICS_ERROR_INVALID_ARG,
+                                                  "ServerOptions::disk_paths: a path holds a comma, which "
+                                                  "separates paths; mount or link it under a name without one"),
+                            err);
+      }
+      if (!joined.empty()) joined += ',';
+      joined += p;
+    }
+    return disk_paths(joined, err);
+  }
 
 #if !defined(INFERMETRICS_NO_EXCEPTIONS)
   // Throwing, chainable setters: ServerOptions().address("127.0.0.1").port(0)
@@ -1207,6 +1263,35 @@ class ServerOptions {
     return chain(INFERMETRICS_ServerOptionsSetNvmlLibrary(opts_.get(), path.c_str()));
   }
   ServerOptions& listen(bool on) { return chain(INFERMETRICS_ServerOptionsSetListen(opts_.get(), on)); }
+  ServerOptions& max_connections(std::uint32_t n) {
+    return chain(INFERMETRICS_ServerOptionsSetMaxConnections(opts_.get(), n));
+  }
+  ServerOptions& openmetrics(bool on) { return chain(INFERMETRICS_ServerOptionsSetOpenMetrics(opts_.get(), on)); }
+  ServerOptions& web_config(const std::string& path) {
+    return chain(INFERMETRICS_ServerOptionsSetWebConfig(opts_.get(), path.c_str()));
+  }
+  ServerOptions& process_metrics(bool on) {
+    return chain(INFERMETRICS_ServerOptionsSetProcessMetrics(opts_.get(), on));
+  }
+  ServerOptions& container_metrics(bool on) {
+    return chain(INFERMETRICS_ServerOptionsSetContainerMetrics(opts_.get(), on));
+  }
+  ServerOptions& host_metrics(bool on) { return chain(INFERMETRICS_ServerOptionsSetHostMetrics(opts_.get(), on)); }
+  ServerOptions& collector(const std::string& name, bool on) {
+    return chain(INFERMETRICS_ServerOptionsSetCollector(opts_.get(), name.c_str(), on));
+  }
+  ServerOptions& gpu_vendor(const std::string& vendor, bool on) {
+    return chain(INFERMETRICS_ServerOptionsSetGpuVendor(opts_.get(), vendor.c_str(), on));
+  }
+  ServerOptions& disk_paths(const std::string& paths) {
+    return chain(INFERMETRICS_ServerOptionsSetDiskPaths(opts_.get(), paths.c_str()));
+  }
+  ServerOptions& disk_paths(const std::vector<std::string>& paths) {
+    Error err;
+    disk_paths(paths, err);
+    detail::throw_if(err);
+    return *this;
+  }
 #endif
 
  private:

@@ -357,6 +357,56 @@ _ENV_OVERRIDES = (("address", "INFERMETRICS_ADDRESS"), ("port", "INFERMETRICS_PO
                   ("interval_ms", "INFERMETRICS_INTERVAL_MS"))
 
 
+def _path(p, what):
+    return _cstr(os.fspath(p), what)
+
+
+def _switches(opts, setter, mapping, what):
+    if mapping is None:
+        return
+    if not hasattr(mapping, "items"):
+        raise TypeError("%s must be a mapping {name: bool}, e.g. {%r: False}, not %r"
+                        % (what, "host" if what == "collectors" else "amd", mapping))
+    fn = _fn(setter)
+    for name, on in mapping.items():
+        _check(fn(opts, _cstr(name, what[:-1] + " name"), bool(on)))
+
+
+def _set_options(opts, openmetrics=None, web_config=None, max_connections=None, process=None, container=None,
+                 host=None, collectors=None, gpu_vendors=None, disk_paths=None, nvml_library=None):
+    """Applies the Server keywords that are not None to live INFERMETRICS_ServerOptions."""
+    if openmetrics is not None:
+        _check(_fn("INFERMETRICS_ServerOptionsSetOpenMetrics")(opts, bool(openmetrics)))
+    if web_config is not None:
+        _check(_fn("INFERMETRICS_ServerOptionsSetWebConfig")(opts, _path(web_config, "web_config")))
+    if max_connections is not None:
+        n = int(max_connections)
+        if not 0 <= n <= 0xFFFFFFFF:  # ctypes would wrap it; the library says what is allowed
+            raise InfermetricsError(ErrorCode.INVALID_ARG,
+                                    "max_connections %r is out of range: use 1 to 65536" % (max_connections,))
+        _check(_fn("INFERMETRICS_ServerOptionsSetMaxConnections")(opts, n))
+    for value, setter in ((process, "INFERMETRICS_ServerOptionsSetProcessMetrics"),
+                          (container, "INFERMETRICS_ServerOptionsSetContainerMetrics"),
+                          (host, "INFERMETRICS_ServerOptionsSetHostMetrics")):
+        if value is not None:
+            _check(_fn(setter)(opts, bool(value)))
+    _switches(opts, "INFERMETRICS_ServerOptionsSetCollector", collectors, "collectors")
+    _switches(opts, "INFERMETRICS_ServerOptionsSetGpuVendor", gpu_vendors, "gpu_vendors")
+    if disk_paths is not None:
+        if isinstance(disk_paths, (str, bytes)) or hasattr(disk_paths, "__fspath__"):
+            joined = _path(disk_paths, "disk_paths")
+        else:
+            parts = [_path(p, "disk path") for p in disk_paths]
+            for p in parts:
+                if b"," in p:
+                    raise InfermetricsError(ErrorCode.INVALID_ARG,
+                                            "disk path %r holds a comma, which separates paths" % (p,))
+            joined = b",".join(parts)
+        _check(_fn("INFERMETRICS_ServerOptionsSetDiskPaths")(opts, joined))
+    if nvml_library is not None:
+        _check(_fn("INFERMETRICS_ServerOptionsSetNvmlLibrary")(opts, _path(nvml_library, "nvml_library")))
+
+
 class Server(_Closing):
     """The embedded Prometheus endpoint (GET /metrics) with its GPU, CPU and pinned-memory
     collectors, which poll on the server's own thread every ``interval_ms``.
@@ -371,12 +421,32 @@ class Server(_Closing):
     ``listen=False`` starts the collectors only: no socket, no HTTP thread, ``.port`` is None. Its
     series are served by make_wsgi_app() / make_asgi_app() (or ``.render()``) from the host's own
     HTTP server; see start_collectors().
+
+    Every other option of the C API (INFERMETRICS_ServerOptionsSet*) has a keyword; None (the
+    default) leaves the library's default, and the matching INFERMETRICS_* environment variable,
+    when set, wins over the argument:
+
+    - ``openmetrics``: offer OpenMetrics 1.0 to scrapes that ask for it (library default off).
+    - ``web_config``: path of an exporter-toolkit web-config.yml (TLS, basic auth, headers); a file
+      that does not load raises InfermetricsError INVALID_ARG naming the file and the key.
+    - ``max_connections``: the most connections held open at once, 1 to 65536 (default 256).
+    - ``process``, ``container``, ``host``: the process_*, nv_container_* and node_* collectors
+      (defaults on, on, off).
+    - ``collectors``: ``{name: bool}`` for "pinned", "cpu", "gpu", "process", "container", "host";
+      applied after the single switches above.
+    - ``gpu_vendors``: ``{vendor: bool}`` for "nvidia", "amd", "intel" (default all on).
+    - ``disk_paths``: absolute paths (a list, or one comma-separated string) whose filesystems the
+      host collectors report (default "/").
+    - ``nvml_library``: path of libnvidia-ml.so.1 for drivers in unusual places.
     """
 
     _started_count = 0
 
-    def __init__(self, address=None, port=None, interval_ms=None, gpu=True, cpu=True, pinned=True, listen=True):
+    def __init__(self, address=None, port=None, interval_ms=None, gpu=True, cpu=True, pinned=True, listen=True,
+                 openmetrics=None, web_config=None, max_connections=None, process=None, container=None, host=None,
+                 collectors=None, gpu_vendors=None, disk_paths=None, nvml_library=None):
         self._handle = None
+        self._on_close = []  # callables run once by close() in the process that started it
         self._pid = os.getpid()
         self.listening = bool(listen)
         self.port = None
@@ -396,6 +466,9 @@ class Server(_Closing):
             _check(LIB.INFERMETRICS_ServerOptionsSetGpuMetrics(opts, bool(gpu)))
             _check(LIB.INFERMETRICS_ServerOptionsSetCpuMetrics(opts, bool(cpu)))
             _check(LIB.INFERMETRICS_ServerOptionsSetPinnedMemoryMetrics(opts, bool(pinned)))
+            _set_options(opts, openmetrics=openmetrics, web_config=web_config, max_connections=max_connections,
+                         process=process, container=container, host=host, collectors=collectors,
+                         gpu_vendors=gpu_vendors, disk_paths=disk_paths, nvml_library=nvml_library)
             h = _lib.ServerP()
             _check(LIB.INFERMETRICS_ServerNew(byref(h), opts))
             self._handle = h
@@ -455,7 +528,12 @@ class Server(_Closing):
         if h is not None and not self.inherited:
             # (an inherited server is only forgotten: its threads are the parent's, and some
             # library builds fail to delete it in a child)
-            _check(LIB.INFERMETRICS_ServerDelete(h))
+            try:
+                _check(LIB.INFERMETRICS_ServerDelete(h))
+            finally:
+                hooks, self._on_close = self._on_close, []
+                for fn in hooks:  # after the delete: the server may read its files until then
+                    fn()
 
     def __del__(self):
         try:

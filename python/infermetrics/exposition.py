@@ -2,7 +2,11 @@
 prometheus_client.exposition, and start_collectors. The text is rendered by the C library."""
 import errno
 import gzip
+import json
 import os
+import shutil
+import ssl
+import tempfile
 
 from . import _core
 from .metrics import refresh_function_gauges
@@ -32,24 +36,118 @@ def generate_latest(registry=REGISTRY):
     return _registry_text(registry).encode("utf-8")
 
 
-def start_http_server(port, addr="0.0.0.0", registry=REGISTRY, certfile=None, keyfile=None, **tls):
+# The Server keywords start_http_server() and start_collectors() pass on (see _core.Server).
+_SERVER_OPTIONS = frozenset(("interval_ms", "gpu", "cpu", "pinned", "openmetrics", "web_config", "max_connections",
+                             "process", "container", "host", "collectors", "gpu_vendors", "disk_paths",
+                             "nvml_library"))
+
+
+def _check_options(options, fn):
+    unknown = sorted(set(options) - _SERVER_OPTIONS)
+    if unknown:
+        raise TypeError("%s() got unexpected keyword argument(s) %s (server options: %s)"
+                        % (fn, ", ".join(unknown), ", ".join(sorted(_SERVER_OPTIONS))))
+
+
+def _yaml_str(path, what):
+    """An absolute path as a YAML double-quoted scalar (JSON's escapes are YAML's)."""
+    p = os.path.abspath(os.fsdecode(os.fspath(path)))
+    try:
+        p.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("infermetrics: %s %r is not valid UTF-8, which web-config.yml needs" % (what, p)) from None
+    return json.dumps(p, ensure_ascii=False)
+
+
+def _tls_web_config(certfile, keyfile, client_cafile, client_capath, protocol, client_auth_required):
+    """Writes prometheus_client's TLS arguments as a private web-config.yml; returns (dir, path)."""
+    if not certfile or not keyfile:
+        # (prometheus_client then serves plain HTTP without a word; a half-given TLS setup here
+        # is refused rather than silently served in the clear)
+        raise ValueError("infermetrics: TLS needs both certfile and keyfile (got certfile=%r, keyfile=%r)"
+                         % (certfile, keyfile))
+    if client_capath:
+        raise ValueError("infermetrics: client_capath (a directory of CAs) is not supported by the native "
+                         "server's web-config; pass the CA certificates in one PEM file as client_cafile")
+    if protocol not in _TLS_SERVER_PROTOCOLS:
+        raise ValueError("infermetrics: protocol %r is not supported: the native server negotiates TLS 1.2 or "
+                         "1.3 itself (ssl.PROTOCOL_TLS_SERVER); to pin a version write a web_config with "
+                         "min_version/max_version" % (protocol,))
+    if client_auth_required and not client_cafile:
+        raise ValueError("infermetrics: client_auth_required needs client_cafile, the PEM file of the CA(s) "
+                         "that sign the client certificates")
+    lines = ["tls_server_config:",
+             "  cert_file: " + _yaml_str(certfile, "certfile"),
+             "  key_file: " + _yaml_str(keyfile, "keyfile")]
+    if client_cafile:
+        lines.append("  client_ca_file: " + _yaml_str(client_cafile, "client_cafile"))
+        lines.append("  client_auth_type: " + ("RequireAndVerifyClientCert" if client_auth_required
+                                               else "VerifyClientCertIfGiven"))
+    tmp = tempfile.mkdtemp(prefix="infermetrics-tls-")  # mode 0700, ours alone
+    try:
+        path = os.path.join(tmp, "web-config.yml")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp, path
+
+
+_TLS_SERVER_PROTOCOLS = tuple(p for p in (getattr(ssl, "PROTOCOL_TLS_SERVER", None), getattr(ssl, "PROTOCOL_TLS", None))
+                              if p is not None)
+
+
+def start_http_server(port, addr="0.0.0.0", registry=REGISTRY, certfile=None, keyfile=None, client_cafile=None,
+                      client_capath=None, protocol=ssl.PROTOCOL_TLS_SERVER, client_auth_required=False,
+                      **options):
     """Starts the native /metrics server on ``addr:port`` (its own threads; no Python runs per
     scrape) with the CPU, GPU and pinned-memory collectors, and returns the Server (``.port``,
     ``.close()``; prometheus_client returns ``(httpd, thread)``). It serves every family of the
     process: ``registry`` may only be REGISTRY. INFERMETRICS_PORT / INFERMETRICS_ADDRESS, when
     set, override ``port``/``addr``. A port in use raises OSError(EADDRINUSE) as
-    prometheus_client's does."""
-    if certfile or keyfile or any(v for v in tls.values()):
-        raise ValueError("infermetrics: the native server has no TLS; put a TLS proxy in front of it")
+    prometheus_client's does.
+
+    TLS as in prometheus_client: ``certfile`` and ``keyfile`` (PEM) serve HTTPS only;
+    ``client_cafile`` verifies client certificates signed by those CAs when a client sends one,
+    and with ``client_auth_required`` refuses clients without one. They are written to a private
+    web-config.yml (mode 0600, in a temporary directory removed when the server closes); the
+    certificate files are read again when they change (rotation without a restart).
+    ``client_capath`` (a CA directory) is not supported (ValueError), nor a ``protocol`` other
+    than ssl.PROTOCOL_TLS_SERVER (TLS 1.2 and 1.3 are offered).
+
+    ``options`` are the Server keywords (openmetrics, web_config, max_connections, process,
+    container, host, collectors, gpu_vendors, disk_paths, nvml_library, interval_ms, gpu, cpu,
+    pinned: see infermetrics._core.Server). ``web_config`` (basic auth, headers, TLS settings
+    beyond these arguments) excludes ``certfile``/``keyfile``/``client_cafile``."""
     if registry is not REGISTRY:
         raise ValueError("infermetrics: the native server serves the whole process (REGISTRY); "
                          "serve another registry with make_wsgi_app(registry)")
+    _check_options(options, "start_http_server")
+    tls = certfile or keyfile or client_cafile or client_capath or client_auth_required
+    if tls and options.get("web_config") is not None:
+        raise ValueError("infermetrics: give either web_config or certfile/keyfile/client_cafile, not both "
+                         "(put the TLS settings into the web_config file)")
+    tmp = None
+    if tls:
+        tmp, options["web_config"] = _tls_web_config(certfile, keyfile, client_cafile, client_capath, protocol,
+                                                     client_auth_required)
     try:
-        server = _core.Server(address=addr, port=port)
+        server = _core.Server(address=addr, port=port, **options)
     except _core.InfermetricsError as e:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         if e.code == _core.ErrorCode.UNAVAILABLE:
             raise OSError(errno.EADDRINUSE, e.message) from e
         raise
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if tmp is not None:
+        server.web_config_dir = tmp
+        server._on_close.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
     _started.append(server)
     return server
 
@@ -57,13 +155,16 @@ def start_http_server(port, addr="0.0.0.0", registry=REGISTRY, certfile=None, ke
 start_wsgi_server = start_http_server
 
 
-def start_collectors(interval_ms=None, gpu=True, cpu=True, pinned=True):
+def start_collectors(interval_ms=None, gpu=True, cpu=True, pinned=True, **options):
     """Starts the native collectors (CPU, GPU, pinned memory, process, container) without a
     listener of their own (no port is opened), for an app that serves /metrics itself through
     make_wsgi_app() / make_asgi_app(): those apps then serve the collectors' series beside the
     registry's. Returns the Server (``.close()`` stops it); it is kept alive until the process
-    exits. Several may run; the apps use the most recently started one that is still open."""
-    server = _core.Server(interval_ms=interval_ms, gpu=gpu, cpu=cpu, pinned=pinned, listen=False)
+    exits. Several may run; the apps use the most recently started one that is still open.
+    ``options``: the collector keywords of infermetrics._core.Server (process, container, host,
+    collectors, gpu_vendors, disk_paths, nvml_library)."""
+    _check_options(options, "start_collectors")
+    server = _core.Server(interval_ms=interval_ms, gpu=gpu, cpu=cpu, pinned=pinned, listen=False, **options)
     _started.append(server)
     return server
 

@@ -114,6 +114,11 @@ int main() {
   CHECK(opts.address("127.0.0.1", err));
   CHECK(opts.port(0, err));
   CHECK(opts.gpu_metrics(false, err));
+  // the issue-12 setters in a -fno-exceptions build
+  CHECK(!opts.max_connections(0, err) && err.code() == im::ErrorCode::InvalidArg);
+  CHECK(opts.max_connections(16, err) && opts.openmetrics(false, err) && opts.collector("host", false, err));
+  CHECK(opts.disk_paths(std::vector<std::string>{"/"}, err) && opts.gpu_vendor("amd", false, err));
+  CHECK(!opts.web_config("", err) && err.code() == im::ErrorCode::InvalidArg);
   im::Server server = im::Server::create(opts, err);
   CHECK(err.ok());
   CHECK(server.valid());
