@@ -2,13 +2,13 @@
  * infermetrics server in every wire form it offers, on one keep-alive connection each:
  *   0.0.4 plain, 0.0.4 gzip, OpenMetrics plain, OpenMetrics gzip, and the same over TLS
  *   (rustls; the client is OpenSSL) plain and gzip.
- * Reports median and p99 scrape latency (request sent to last body byte read) and the bytes on
- * the wire per scrape (body, as sent: compressed when gzip). The prometheus-cpp side of the
+ * Reports median and p99 scrape latency (request sent to last body byte read; the cases take
+ * turns, one scrape each per round) and the bytes on the wire per scrape (body, as sent: compressed when gzip). The prometheus-cpp side of the
  * comparison is `bench_promcpp scrape` (same series, same client code in bench_util.h).
  *
  * usage: bench_scrape WEB_CONFIG_TLS   (a web-config.yml with tls_server_config; benches/run.sh
  *        makes one with openssl). Knobs: BENCH_SCRAPE_SERIES (10000), BENCH_SCRAPE_N (100 per
- *        case, at most 10 s per case). Reported, never pass/fail. "RESULT\t" lines feed run.sh. */
+ *        case, at most 60 s in all). Reported, never pass/fail. "RESULT\t" lines feed run.sh. */
 #define _GNU_SOURCE
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -123,29 +123,50 @@ int main(int argc, char** argv) {
       {"TLS 0.0.4, identity", "tls_text", ACCEPT_TEXT, true, false, "text/plain"},
       {"TLS 0.0.4, gzip", "tls_text_gzip", ACCEPT_TEXT GZIP, true, true, "text/plain"},
   };
-  printf("\n%zu series (%zu counters, %zu 10-bucket histograms), %d keep-alive scrapes per case\n", n,
-         (n + 1) / 2, n / 2, reps);
-  printf("%-26s %10s %10s %12s  %s\n", "form", "median ms", "p99 ms", "wire bytes", "served as");
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+  enum { NCASES = sizeof cases / sizeof cases[0] };
+  /* one connection per case; the cases take turns, one scrape each per round, so a change in
+     the machine's load during the run touches every case alike */
+  bench_http_conn conns[NCASES];
+  double* t[NCASES];
+  int got[NCASES], failed[NCASES];
+  for (size_t i = 0; i < NCASES; i++) {
     const scrape_case* k = &cases[i];
-    bench_http_conn c;
-    if (bench_http_open_ex(&c, k->tls ? tls_port : plain_port, k->headers, k->tls ? &TLS : NULL, NULL) != 0) {
-      printf("%-26s could not connect\n", k->what);
-      continue;
+    t[i] = (double*)calloc((size_t)reps, sizeof(double));
+    got[i] = failed[i] = 0;
+    if (bench_http_open_ex(&conns[i], k->tls ? tls_port : plain_port, k->headers, k->tls ? &TLS : NULL, NULL) != 0) {
+      fprintf(stderr, "bench_scrape: %s: could not connect\n", k->what);
+      return 2;
     }
-    double med = 0, p99 = 0;
-    size_t body = 0;
-    int done = 0;
-    int failed = bench_http_latency_on(&c, reps, 10.0, &med, &p99, &body, &done);
-    bool as_asked = c.last_gzip == k->want_gzip &&
-                    strncmp(c.last_type, k->want_type, strlen(k->want_type)) == 0;
-    printf("%-26s %10.3f %10.3f %12zu  %s%s%s\n", k->what, med, p99, body, c.last_type,
-           c.last_gzip ? ", gzip" : "", as_asked ? "" : "   <- NOT AS ASKED");
-    if (failed > 0) printf("   (%d of %d scrapes failed)\n", failed, done + failed);
+    for (int w = 0; w < 3; w++) bench_http_get(&conns[i], "/metrics"); /* warm-up */
+  }
+  double deadline = bench_now_s() + 60.0;
+  for (int r = 0; r < reps && bench_now_s() < deadline; r++) {
+    for (size_t i = 0; i < NCASES; i++) {
+      double t0 = bench_now_s();
+      int st = bench_http_get(&conns[i], "/metrics");
+      double dt = (bench_now_s() - t0) * 1e3;
+      if (st == 200) t[i][got[i]++] = dt;
+      else failed[i]++;
+    }
+  }
+  printf("\n%zu series (%zu counters, %zu 10-bucket histograms), %d keep-alive scrapes per case, in turns\n", n,
+         (n + 1) / 2, n / 2, got[0]);
+  printf("%-26s %10s %10s %12s  %s\n", "form", "median ms", "p99 ms", "wire bytes", "served as");
+  for (size_t i = 0; i < NCASES; i++) {
+    const scrape_case* k = &cases[i];
+    bench_http_conn* c = &conns[i];
+    double med = got[i] ? bench_quantile(t[i], (size_t)got[i], 0.5) : 0;
+    double p99 = got[i] ? bench_quantile(t[i], (size_t)got[i], 0.99) : 0;
+    bool as_asked = c->last_gzip == k->want_gzip &&
+                    strncmp(c->last_type, k->want_type, strlen(k->want_type)) == 0;
+    printf("%-26s %10.3f %10.3f %12zu  %s%s%s\n", k->what, med, p99, c->last_body_len, c->last_type,
+           c->last_gzip ? ", gzip" : "", as_asked ? "" : "   <- NOT AS ASKED");
+    if (failed[i] > 0) printf("   (%d of %d scrapes failed)\n", failed[i], got[i] + failed[i]);
     printf("RESULT\tinfermetrics\tscrape_%s_med_ms\t%.3f\n", k->key, med);
     printf("RESULT\tinfermetrics\tscrape_%s_p99_ms\t%.3f\n", k->key, p99);
-    printf("RESULT\tinfermetrics\tscrape_%s_bytes\t%zu\n", k->key, body);
-    bench_http_close(&c);
+    printf("RESULT\tinfermetrics\tscrape_%s_bytes\t%zu\n", k->key, c->last_body_len);
+    bench_http_close(c);
+    free(t[i]);
   }
   CHECK(INFERMETRICS_ServerDelete(tls));
   CHECK(INFERMETRICS_ServerDelete(plain));
