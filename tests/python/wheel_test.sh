@@ -58,8 +58,7 @@ SO="$WORK/unzipped/infermetrics/libinfermetrics.so"
 [ -f "$SO" ] || fail "the wheel has no infermetrics/libinfermetrics.so"
 size=$(stat -c %s "$SO")
 echo "libinfermetrics.so in the wheel: $size bytes; wheel: $(stat -c %s "$WHEEL") bytes"
-# stripped of debug info (the size, printed above, is no test: TLS and YAML made it grow)
-! readelf -S -W "$SO" | grep -q '\.debug_info' || fail "the library in the wheel still has .debug_info ($size bytes)"
+# stripped: checked by the sections below (the size is printed for the record, not tested)
 readelf -S -W "$SO" >"$WORK/sections.txt"
 readelf -d -W "$SO" >"$WORK/dynamic.txt"
 if grep -q '\.debug_info' "$WORK/sections.txt"; then fail "the library in the wheel has .debug_info"; fi
