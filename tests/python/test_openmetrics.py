@@ -4,6 +4,7 @@ parser (the whole iterator is consumed, so every family, the grouping and `# EOF
 Run: /usr/bin/python3 -m pytest -q tests/python/test_openmetrics.py (see conftest.py)
 """
 import math
+import re
 import time
 
 import pytest
@@ -20,6 +21,18 @@ ODD = 'quote " backslash \\ newline \n end'
 def parse(text):
     parser = require("prometheus_client.openmetrics.parser")
     return {f.name: f for f in parser.text_string_to_metric_families(text)}
+
+
+def parser_takes_escaped_quote_in_exemplar():
+    """Whether the installed parser reads `\\"` inside an exemplar's label value (valid
+    OpenMetrics: exemplar labels escape as sample labels do). prometheus_client 0.16 (Debian 12)
+    does; 0.26 (PyPI, in the wheel test's venv) refuses it, while it reads the same value in a
+    sample's labels."""
+    try:
+        parse('# TYPE a counter\na_total 1 # {t="\\""} 1\n# EOF\n')
+        return True
+    except ValueError:
+        return False
 
 
 def sample(family, name, **labels):
@@ -61,17 +74,30 @@ def test_every_kind_with_odd_labels_and_exemplars(metrics):
 
     text = _core._render(None, OPENMETRICS)
     assert text.endswith("# EOF\n")
+    # the exemplar with the odd value, exactly as the spec spells it
+    odd = 'quote \\" backslash \\\\ newline \\n end'
+    exemplar_line = re.compile(r'^om_py_requests_total\{path="%s"\} 5 # \{odd="%s",trace_id="abc"\} 3 (\d+\.?\d*)$'
+                               % (re.escape(odd), re.escape(odd)), re.M)
+    m = exemplar_line.search(text)
+    assert m, text
+    ts = float(m.group(1))
+    assert before - 0.01 <= ts <= after + 0.01, (before, ts, after)
+    strict_exemplar = parser_takes_escaped_quote_in_exemplar()
+    if not strict_exemplar:
+        # this parser cannot read that (valid) exemplar: checked exactly above, parse the rest
+        text = exemplar_line.sub('om_py_requests_total{path="%s"} 5' % odd.replace("\\", "\\\\"), text)
     fams = parse(text)
 
     f = fams["om_py_requests"]
     assert f.type == "counter" and f.documentation == 'Requests "served"\nby \\ us'
     t = sample(f, "om_py_requests_total", path=ODD)
     assert t.value == 5
-    assert t.exemplar.labels == {"trace_id": "abc", "odd": ODD}
-    assert t.exemplar.value == 3
-    ts = float(t.exemplar.timestamp) if not hasattr(t.exemplar.timestamp, "sec") else \
-        t.exemplar.timestamp.sec + t.exemplar.timestamp.nsec / 1e9
-    assert before - 0.01 <= ts <= after + 0.01, (before, ts, after)
+    if strict_exemplar:
+        assert t.exemplar.labels == {"trace_id": "abc", "odd": ODD}
+        assert t.exemplar.value == 3
+        ts = float(t.exemplar.timestamp) if not hasattr(t.exemplar.timestamp, "sec") else \
+            t.exemplar.timestamp.sec + t.exemplar.timestamp.nsec / 1e9
+        assert before - 0.01 <= ts <= after + 0.01, (before, ts, after)
     assert sample(fams["om_py_plain"], "om_py_plain_total").exemplar is None
 
     f = fams["om_py_temp_celsius"]
