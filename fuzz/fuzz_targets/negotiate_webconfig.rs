@@ -52,7 +52,11 @@ fn elements(h: &str) -> Vec<(String, Vec<(String, String)>)> {
 /// The weight of an element: Some(0) or Some(1000) for a single well-formed `q=0` / `q=1`
 /// (RFC 9110 12.4.2 spellings), Some(1000) for no q; None for anything else.
 fn weight(params: &[(String, String)]) -> Option<u16> {
-    let qs: Vec<&str> = params.iter().filter(|(k, _)| k == "q").map(|(_, v)| v.as_str()).collect();
+    let qs: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "q")
+        .map(|(_, v)| v.as_str())
+        .collect();
     match qs.as_slice() {
         [] => Some(1000),
         [q] if ["0", "0.", "0.0", "0.00", "0.000"].contains(q) => Some(0),
@@ -67,10 +71,26 @@ fn check_negotiation(accept: Option<&str>, encoding: Option<&str>, om: bool) {
     // the same request, spelled differently, gets the same answer
     let upper = |h: Option<&str>| h.map(|s| s.to_ascii_uppercase());
     let (ua, ue) = (upper(accept), upper(encoding));
-    assert_eq!(negotiate(ua.as_deref(), ue.as_deref(), om), n, "upper-cased: {what}");
-    let spaced = |h: Option<&str>| h.map(|s| if s.contains('"') { s.to_owned() } else { s.replace(',', " , ").replace(';', " ; ") });
+    assert_eq!(
+        negotiate(ua.as_deref(), ue.as_deref(), om),
+        n,
+        "upper-cased: {what}"
+    );
+    let spaced = |h: Option<&str>| {
+        h.map(|s| {
+            if s.contains('"') {
+                s.to_owned()
+            } else {
+                s.replace(',', " , ").replace(';', " ; ")
+            }
+        })
+    };
     let (sa, se) = (spaced(accept), spaced(encoding));
-    assert_eq!(negotiate(sa.as_deref(), se.as_deref(), om), n, "with spaces: {what}");
+    assert_eq!(
+        negotiate(sa.as_deref(), se.as_deref(), om),
+        n,
+        "with spaces: {what}"
+    );
 
     if !om || accept.is_none() {
         assert_eq!(n.format, Format::Prometheus, "{what}");
@@ -79,8 +99,14 @@ fn check_negotiation(accept: Option<&str>, encoding: Option<&str>, om: bool) {
         None => assert!(!n.gzip, "{what}"),
         Some(e) if !e.contains('"') => {
             let el = elements(e);
-            let gz: Vec<_> = el.iter().filter(|(v, _)| v == "gzip" || v == "x-gzip").collect();
-            if !el.iter().any(|(v, _)| v == "gzip" || v == "x-gzip" || v == "*") {
+            let gz: Vec<_> = el
+                .iter()
+                .filter(|(v, _)| v == "gzip" || v == "x-gzip")
+                .collect();
+            if !el
+                .iter()
+                .any(|(v, _)| v == "gzip" || v == "x-gzip" || v == "*")
+            {
                 assert!(!n.gzip, "no gzip listed: {what}");
             }
             if !gz.is_empty() && gz.iter().all(|(_, p)| weight(p) == Some(0)) {
@@ -94,16 +120,29 @@ fn check_negotiation(accept: Option<&str>, encoding: Option<&str>, om: bool) {
     }
     if let Some(a) = accept.filter(|a| !a.contains('"')) {
         let el = elements(a);
-        let om_el: Vec<_> = el.iter().filter(|(v, _)| v == "application/openmetrics-text").collect();
+        let om_el: Vec<_> = el
+            .iter()
+            .filter(|(v, _)| v == "application/openmetrics-text")
+            .collect();
         if om_el.iter().all(|(_, p)| weight(p) == Some(0)) {
-            assert_eq!(n.format, Format::Prometheus, "OpenMetrics not asked for: {what}");
+            assert_eq!(
+                n.format,
+                Format::Prometheus,
+                "OpenMetrics not asked for: {what}"
+            );
         }
         let plain_om = |p: &[(String, String)]| {
             weight(p) == Some(1000)
-                && p.iter().all(|(k, v)| k == "q" || (k == "version" && v == "1.0.0"))
+                && p.iter()
+                    .all(|(k, v)| k == "q" || (k == "version" && v == "1.0.0"))
         };
-        if om && !el.is_empty() && el.len() == om_el.len() && om_el.iter().all(|(_, p)| plain_om(p)) {
-            assert_eq!(n.format, Format::OpenMetrics, "only OpenMetrics asked for: {what}");
+        if om && !el.is_empty() && el.len() == om_el.len() && om_el.iter().all(|(_, p)| plain_om(p))
+        {
+            assert_eq!(
+                n.format,
+                Format::OpenMetrics,
+                "only OpenMetrics asked for: {what}"
+            );
         }
     }
 }
@@ -183,7 +222,11 @@ fn check_webconfig(bytes: &[u8]) {
         }
         Err(e) => {
             let p = path.display().to_string();
-            assert!(e.message.contains(&p), "error does not name the file: {}", e.message);
+            assert!(
+                e.message.contains(&p),
+                "error does not name the file: {}",
+                e.message
+            );
         }
     }
 }

@@ -95,7 +95,9 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
         labels = l;
         rest = r;
     }
-    let rest = rest.strip_prefix(' ').ok_or("expected one space before the value")?;
+    let rest = rest
+        .strip_prefix(' ')
+        .ok_or("expected one space before the value")?;
     let (value, rest) = match rest.find(' ') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -108,7 +110,10 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
             .strip_prefix(" # ")
             .ok_or("a timestamp or extra field after the value (not an exemplar)")?;
         let (l, r) = exemplar_labels(r).map_err(|e| format!("exemplar: {e}"))?;
-        let chars: usize = l.iter().map(|(n, v)| n.chars().count() + v.chars().count()).sum();
+        let chars: usize = l
+            .iter()
+            .map(|(n, v)| n.chars().count() + v.chars().count())
+            .sum();
         if chars > MAX_EXEMPLAR_CHARS {
             return Err(format!("exemplar labels of {chars} characters"));
         }
@@ -161,7 +166,9 @@ pub fn parse(text: &[u8]) -> Result<Vec<Family>, String> {
         }
         if let Some(r) = line.strip_prefix("# ") {
             let (what, r) = r.split_once(' ').ok_or_else(|| at("bare comment".into()))?;
-            let (name, arg) = r.split_once(' ').ok_or_else(|| at("metadata without text".into()))?;
+            let (name, arg) = r
+                .split_once(' ')
+                .ok_or_else(|| at("metadata without text".into()))?;
             if !valid_name_str(name, true) {
                 return Err(at("bad family name".into()));
             }
@@ -228,13 +235,21 @@ pub fn parse(text: &[u8]) -> Result<Vec<Family>, String> {
             ("histogram", "_bucket") => true,
             ("histogram", "_count" | "_sum") => false,
             ("gauge" | "unknown", "") => false,
-            _ => return Err(at(format!("sample name does not fit the {} family {}", f.kind, f.name))),
+            _ => {
+                return Err(at(format!(
+                    "sample name does not fit the {} family {}",
+                    f.kind, f.name
+                )))
+            }
         };
         if s.exemplar.is_some() && !exemplar_ok {
             return Err(at("exemplar on a sample that may not have one".into()));
         }
-        if f.kind == "histogram" && s.labels.iter().any(|(n, _)| n == "le") != (suffix == "_bucket") {
-            return Err(at("le where it does not belong, or a bucket without it".into()));
+        if f.kind == "histogram" && s.labels.iter().any(|(n, _)| n == "le") != (suffix == "_bucket")
+        {
+            return Err(at(
+                "le where it does not belong, or a bucket without it".into()
+            ));
         }
         if !series_seen.insert((s.name.clone(), prom::sorted(&s.labels))) {
             return Err(at("series printed twice".into()));
@@ -261,12 +276,21 @@ mod tests {
         let t = "# HELP c x\\\"y\n# TYPE c counter\nc_total{a=\"1 # {b=\\\"2\\\"}\"} 3 # {trace_id=\"q\"} 1 1700000000.123\n\
 # TYPE h histogram\nh_bucket{le=\"1\"} 1 # {} 0.5 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\nh_count 1\n\
 # TYPE g gauge\n# UNIT g_seconds seconds\n";
-        assert!(parse(format!("{t}# EOF\n").as_bytes()).is_err(), "g has no samples");
-        let t = t.replace("# TYPE g gauge\n# UNIT g_seconds seconds\n", "# TYPE g_seconds gauge\n# UNIT g_seconds seconds\ng_seconds -1\n");
+        assert!(
+            parse(format!("{t}# EOF\n").as_bytes()).is_err(),
+            "g has no samples"
+        );
+        let t = t.replace(
+            "# TYPE g gauge\n# UNIT g_seconds seconds\n",
+            "# TYPE g_seconds gauge\n# UNIT g_seconds seconds\ng_seconds -1\n",
+        );
         let f = parse(format!("{t}# EOF\n").as_bytes()).unwrap();
         assert_eq!(f[0].help.as_deref(), Some("x\"y"));
         assert_eq!(f[0].samples[0].labels[0].1, "1 # {b=\"2\"}");
-        assert_eq!(f[0].samples[0].exemplar.as_ref().unwrap().labels, vec![("trace_id".into(), "q".into())]);
+        assert_eq!(
+            f[0].samples[0].exemplar.as_ref().unwrap().labels,
+            vec![("trace_id".into(), "q".into())]
+        );
         assert_eq!(f[1].samples[0].exemplar.as_ref().unwrap().labels, vec![]);
         assert_eq!(f[2].unit.as_deref(), Some("seconds"));
         assert!(parse(b"# EOF\n").unwrap().is_empty());
@@ -288,7 +312,10 @@ mod tests {
         ] {
             assert!(parse(t).is_err(), "{:?}", String::from_utf8_lossy(t));
         }
-        let long = format!("# TYPE c counter\nc_total 1 # {{a=\"{}\"}} 1 1\n# EOF\n", "x".repeat(128));
+        let long = format!(
+            "# TYPE c counter\nc_total 1 # {{a=\"{}\"}} 1 1\n# EOF\n",
+            "x".repeat(128)
+        );
         assert!(parse(long.as_bytes()).is_err());
     }
 }
