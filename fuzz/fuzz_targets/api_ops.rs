@@ -3,15 +3,22 @@
 //!
 //! Each input is a list of operations: create/delete parameters, families (all three kinds,
 //! fuzzed names and HELP, sometimes invalid), metric args with fuzzed buckets, metrics with
-//! fuzzed labels; increment/set/observe/value with fuzzed doubles; render (MetricsFormatted
-//! with no server) parsed by the strict text parser; and deliberate misuse: any handle the
-//! table has deleted is used again (use after delete, double delete), handles are passed as
-//! another type, forged handle values, and NULL for every pointer argument.
+//! fuzzed labels; increment/set/observe/value with fuzzed doubles; increment/observe with an
+//! exemplar whose labels come from the same parameter table (live, deleted, non-STRING, NULL
+//! entries, a NULL array, counts past the array); renders (MetricsFormatted with no server) in
+//! Prometheus 0.0.4, parsed by the strict text parser, and in OpenMetrics, parsed by the
+//! strict OpenMetrics parser (`imfuzz::om`); and deliberate misuse: any handle the table has
+//! deleted is used again (use after delete, double delete), handles are passed as another
+//! type, forged handle values, and NULL for every pointer argument.
 //!
 //! The model predicts, for every call, success or the error code (INVALID_ARG for misuse and
 //! bad input, UNSUPPORTED for an operation of the wrong kind, INTERNAL for deleting a family
 //! with live metrics), and the exact value of every series: MetricValue and the rendered text
-//! must both match it. At the end of each input everything is deleted and the rendered text
+//! must both match it. An exemplar call records its value exactly as the plain call would and
+//! keeps its labels (`imfuzz::rules::exemplar_labels`) as the series' (counter) or bucket's
+//! (histogram) latest exemplar, which OpenMetrics must show after that `_total` / `_bucket`
+//! sample with the value and a timestamp taken during the call, and 0.0.4 never shows; on
+//! any error nothing is recorded. Summaries refuse exemplars (UNSUPPORTED). At the end of each input everything is deleted and the rendered text
 //! must be empty again (nothing leaked into the registry).
 //!
 //! Families are never unregistered, so family names come from a fixed set of 12 (`fz_0` ..
@@ -44,8 +51,19 @@ use infermetrics::ffi::server::*;
 const NAMES: usize = 12;
 /// The library's own family for refused creations; a user may register the same name.
 const REJECTED: &str = "nv_metric_series_rejected_total";
-const LABEL_NAMES: [&[u8]; 8] = [b"a", b"b", b"model", b"le", b"_x", b"", b"__r", b"9x"];
-const LABEL_VALUES: [&[u8]; 6] = [b"", b"x", b"y", b"\"\\\n", b"le", "\u{e9}\u{2603}".as_bytes()];
+const LABEL_NAMES: [&[u8]; 9] = [b"a", b"b", b"model", b"le", b"_x", b"", b"__r", b"9x", b"trace_id"];
+/// The last: 63 two-byte characters, 126 bytes; with a one-character name 64 characters, so
+/// two of them exceed the exemplar limit of 128 characters and one does not (bytes would).
+const LABEL_VALUES: [&[u8]; 8] = [
+    b"",
+    b"x",
+    b"y",
+    b"\"\\\n",
+    b"le",
+    "\u{e9}\u{2603}".as_bytes(),
+    b"4bf92f3577b34da6a3ce929d0e0e4736",
+    "ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé".as_bytes(),
+];
 
 #[derive(Arbitrary, Debug)]
 enum Bytes {
@@ -142,6 +160,28 @@ enum Call {
     ErrorMessage,
     ErrorCodeString,
     ErrorDelete,
+    IncrementWithExemplar,
+    ObserveWithExemplar,
+    /// the handle as an entry of a counter's exemplar labels
+    ExemplarLabel,
+}
+
+/// One entry of an exemplar's label array.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum ExLabel {
+    /// an entry of the parameter table (live or deleted, any type)
+    Param(u8),
+    Null,
+}
+
+/// The exemplar label array passed to an exemplar call.
+#[derive(Arbitrary, Debug)]
+enum ExArray {
+    List(Vec<ExLabel>),
+    /// a NULL array with a count of `count % 4` (0 is allowed)
+    Null { count: u8 },
+    /// a one-entry array with a count far past it (must be refused before any read)
+    Huge(ExLabel, bool),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -168,6 +208,21 @@ enum Op {
     ErrorNew { code: u32, msg: Option<Bytes> },
     /// INFERMETRICS_SetMaxSeriesPerFamily(i % 4): 0 (no limit), 1, 2 or 3 series per family
     SetMaxSeries(u8),
+    IncrementWithExemplar(u8, Num, ExArray),
+    ObserveWithExemplar(u8, Num, ExArray),
+    /// MetricsFormatted in OpenMetrics, checked against the model
+    RenderOpenMetrics,
+    /// a summary series (created and deleted in the op) refuses both exemplar calls
+    SummaryExemplar { observe: bool, value: Num, labels: ExArray },
+}
+
+/// An exemplar the model expects: labels (sorted), value, and the wall-clock time (seconds,
+/// truncated to milliseconds) just before the call that recorded it.
+#[derive(Debug, Clone)]
+struct ExemplarModel {
+    labels: Key,
+    value: f64,
+    not_before: f64,
 }
 
 struct ParamSlot {
@@ -205,6 +260,8 @@ struct SeriesModel {
     bounds: Vec<f64>,
     counts: Vec<u64>,
     sum: f64,
+    /// the latest exemplar: one slot for a counter, one per bucket (`+Inf` last) for a histogram
+    exemplars: Vec<Option<ExemplarModel>>,
 }
 
 #[derive(Default)]
@@ -455,6 +512,7 @@ impl State {
                 refs: 0,
                 value: 0.0,
                 counts: vec![0; bounds.len() + 1],
+                exemplars: vec![None; bounds.len() + 1],
                 bounds,
                 sum: 0.0,
             });
@@ -587,6 +645,253 @@ impl State {
         }
     }
 
+    /// Builds an exemplar label array from the parameter table: the pointers (kept alive by
+    /// the returned Vec), the array pointer and count to pass, and the (name, value) pairs
+    /// when every entry is a live STRING parameter and the count is the array's (None: the
+    /// call must refuse the array).
+    fn exemplar_array(
+        &self,
+        a: &ExArray,
+    ) -> (Vec<*const INFERMETRICS_Parameter>, bool, u64, Option<Vec<(Vec<u8>, Vec<u8>)>>) {
+        let entry = |l: &ExLabel| -> (*const INFERMETRICS_Parameter, Option<(Vec<u8>, Vec<u8>)>) {
+            match *l {
+                ExLabel::Null => (null(), None),
+                ExLabel::Param(i) => match pick(&self.params, i, |p| p.live, self.stale) {
+                    // an empty table: a NULL entry
+                    None => (null(), None),
+                    Some(i) => {
+                        let p = &self.params[i];
+                        (p.h, if p.live { p.label.clone() } else { None })
+                    }
+                },
+            }
+        };
+        match a {
+            ExArray::List(v) => {
+                let mut ptrs = Vec::new();
+                let mut pairs = Some(Vec::new());
+                for l in v.iter().take(8) {
+                    let (p, pair) = entry(l);
+                    ptrs.push(p);
+                    match (pair, pairs.as_mut()) {
+                        (Some(pair), Some(all)) => all.push(pair),
+                        _ => pairs = None,
+                    }
+                }
+                let n = ptrs.len() as u64;
+                (ptrs, false, n, pairs)
+            }
+            ExArray::Null { count } => {
+                let n = (*count % 4) as u64;
+                (Vec::new(), true, n, (n == 0).then(Vec::new))
+            }
+            ExArray::Huge(l, max) => {
+                let (p, _) = entry(l);
+                (vec![p], false, if *max { u64::MAX } else { 4097 }, None)
+            }
+        }
+    }
+
+    /// IncrementWithExemplar (`observe` false) or ObserveWithExemplar on metric `i`.
+    unsafe fn record_exemplar(&mut self, i: usize, observe: bool, n: Num, a: &ExArray) {
+        let v = n.get();
+        let (mut ptrs, null_array, count, pairs) = self.exemplar_array(a);
+        let arr = if null_array { null_mut() } else { ptrs.as_mut_ptr() };
+        let m = &self.metrics[i];
+        let not_before = now_ms();
+        let e = if observe {
+            INFERMETRICS_MetricObserveWithExemplar(m.h, v, arr, count)
+        } else {
+            INFERMETRICS_MetricIncrementWithExemplar(m.h, v, arr, count)
+        };
+        let what = format!(
+            "{} on a {} ({v:?}, {a:?})",
+            if observe { "MetricObserveWithExemplar" } else { "MetricIncrementWithExemplar" },
+            imfuzz::type_name(m.kind)
+        );
+        if !m.live {
+            fails(&format!("{what} of a deleted metric"), INVALID_ARG, e);
+            return;
+        }
+        let labels = pairs.and_then(|p| rules::exemplar_labels(&p));
+        let right_kind = m.kind == if observe { HISTOGRAM } else { COUNTER };
+        let Some(labels) = labels else {
+            // bad labels: INVALID_ARG; on the wrong kind either error is right (the header
+            // gives no order between the two checks)
+            let f = api::take(e).err().unwrap_or_else(|| panic!("{what}: bad exemplar labels accepted"));
+            assert!(
+                f.code == INVALID_ARG || (!right_kind && f.code == UNSUPPORTED),
+                "{what}: bad exemplar labels: code {}: {}",
+                f.code,
+                f.message
+            );
+            return;
+        };
+        if !right_kind {
+            fails(&what, UNSUPPORTED, e);
+            return;
+        }
+        let value_ok = if observe { !v.is_nan() } else { v >= 0.0 };
+        if !value_ok {
+            fails(&what, INVALID_ARG, e);
+            return;
+        }
+        ok(&what, e);
+        let s = self.series.get_mut(&(m.family.clone(), m.key.clone())).unwrap();
+        let slot = if observe {
+            let b = s.bounds.iter().position(|b| v <= *b).unwrap_or(s.bounds.len());
+            s.counts[b] += 1;
+            s.sum += v;
+            b
+        } else {
+            s.value += v;
+            0
+        };
+        s.exemplars[slot] = Some(ExemplarModel {
+            labels,
+            value: v,
+            not_before,
+        });
+    }
+
+    /// A summary refuses both exemplar calls (UNSUPPORTED, or INVALID_ARG for labels that are
+    /// bad anyway); its family and metric live only during this op.
+    unsafe fn summary_exemplar(&mut self, observe: bool, n: Num, a: &ExArray) {
+        const NAME: &str = "fz_summary";
+        if Registered::global().get(NAME).is_none() {
+            Registered::global().record(NAME, 3, "");
+        }
+        let mut f = null_mut();
+        ok(
+            "MetricFamilyNew(summary)",
+            INFERMETRICS_MetricFamilyNew(&mut f, RawMetricKind(3), c"fz_summary".as_ptr(), c"".as_ptr()),
+        );
+        let mut args = null_mut();
+        ok("MetricArgsNew", INFERMETRICS_MetricArgsNew(&mut args));
+        let (q, err) = ([0.5], [0.05]);
+        ok(
+            "MetricArgsSetSummary",
+            INFERMETRICS_MetricArgsSetSummary(args, q.as_ptr(), err.as_ptr(), 1, 0, 0),
+        );
+        let mut m = null_mut();
+        // the family never has a series outside this op, so the series limit never refuses it
+        ok("MetricNewWithArgs(summary)", INFERMETRICS_MetricNewWithArgs(&mut m, f, null_mut(), 0, args));
+        ok("MetricArgsDelete", INFERMETRICS_MetricArgsDelete(args));
+        let (mut ptrs, null_array, count, pairs) = self.exemplar_array(a);
+        let arr = if null_array { null_mut() } else { ptrs.as_mut_ptr() };
+        let v = n.get();
+        let e = if observe {
+            INFERMETRICS_MetricObserveWithExemplar(m, v, arr, count)
+        } else {
+            INFERMETRICS_MetricIncrementWithExemplar(m, v, arr, count)
+        };
+        let f2 = api::take(e).err().expect("an exemplar call on a summary succeeded");
+        let labels_ok = pairs.and_then(|p| rules::exemplar_labels(&p)).is_some();
+        assert!(
+            f2.code == UNSUPPORTED || (!labels_ok && f2.code == INVALID_ARG),
+            "exemplar call on a summary ({a:?}): code {}: {}",
+            f2.code,
+            f2.message
+        );
+        ok("MetricDelete(summary)", INFERMETRICS_MetricDelete(m));
+        ok("MetricFamilyDelete(summary)", INFERMETRICS_MetricFamilyDelete(f));
+    }
+
+    /// Renders the registry in OpenMetrics and checks it against the model: the families and
+    /// values of the 0.0.4 check (counters as `<family>_total` samples of the family without
+    /// `_total`), and every exemplar the model holds, nothing else.
+    unsafe fn render_openmetrics(&mut self) {
+        let text = render_text_as(1);
+        let fams = imfuzz::om::parse(&text).unwrap_or_else(|e| {
+            panic!("rendered text is not strict OpenMetrics: {e}\n{}", String::from_utf8_lossy(&text))
+        });
+        let now = now_ms() + 0.001;
+        let mut expected: HashMap<&str, Vec<(&Key, &SeriesModel)>> = HashMap::new();
+        for ((fam, key), s) in &self.series {
+            // the user's family of the library's own name: its 0.0.4 check covers it (in
+            // OpenMetrics the two may clash, and then one is left out)
+            if fam != REJECTED {
+                expected.entry(fam.as_str()).or_default().push((key, s));
+            }
+        }
+        let check_exemplar = |what: &str, got: &Option<imfuzz::om::Exemplar>, want: &Option<ExemplarModel>| {
+            match (got, want) {
+                (None, None) => {}
+                (Some(g), Some(w)) => {
+                    assert_eq!(prom::sorted(&g.labels), w.labels, "exemplar labels of {what}");
+                    assert!(same_f64(g.value, w.value), "exemplar value of {what}: {} vs {}", g.value, w.value);
+                    assert!(
+                        g.timestamp >= w.not_before && g.timestamp <= now,
+                        "exemplar timestamp of {what}: {} not in [{}, {now}]",
+                        g.timestamp,
+                        w.not_before
+                    );
+                }
+                _ => panic!("exemplar of {what}: text {got:?}, model {want:?}"),
+            }
+        };
+        for f in &fams {
+            let name = match f.kind.as_str() {
+                "counter" => {
+                    let total = format!("{}_total", f.name);
+                    if Registered::global().get(&total).is_some_and(|r| r.kind == COUNTER) {
+                        total
+                    } else {
+                        f.name.clone()
+                    }
+                }
+                _ => f.name.clone(),
+            };
+            if name == REJECTED || f.name == rules::openmetrics_counter_family(REJECTED) {
+                continue;
+            }
+            let rec = Registered::global()
+                .get(&name)
+                .unwrap_or_else(|| panic!("rendered family {} was never registered", f.name));
+            let want = expected
+                .remove(name.as_str())
+                .unwrap_or_else(|| panic!("family {} rendered with no live series", f.name));
+            assert_eq!(f.kind, imfuzz::type_name(rec.kind), "TYPE of {}", f.name);
+            let help = (!rec.help.is_empty()).then_some(rec.help.clone());
+            assert_eq!(f.help, help, "HELP of {}", f.name);
+            if rec.kind == COUNTER {
+                assert_eq!(f.name, rules::openmetrics_counter_family(&name), "family of counter {name}");
+            }
+            let p = f.as_prom();
+            if rec.kind == HISTOGRAM {
+                let got = p.histograms();
+                assert_eq!(got.len(), want.len(), "series of {}: {:?}", f.name, got);
+                for (key, s) in want {
+                    let h = got.get(key).unwrap_or_else(|| panic!("series {} {:?} missing", f.name, key));
+                    check_histogram(&f.name, key, h, s);
+                    for smp in f.samples.iter().filter(|x| x.name.ends_with("_bucket")) {
+                        let mut l = smp.labels.clone();
+                        let le = l.iter().position(|(n, _)| n == "le").unwrap();
+                        let le = prom::parse_value(&l.remove(le).1).unwrap();
+                        if prom::sorted(&l) != *key {
+                            continue;
+                        }
+                        let b = s.bounds.iter().position(|b| *b == le).unwrap_or(s.bounds.len());
+                        check_exemplar(&format!("{} {key:?} le={le}", f.name), &smp.exemplar, &s.exemplars[b]);
+                    }
+                }
+            } else {
+                let got = p.scalars();
+                assert_eq!(got.len(), want.len(), "series of {}: {:?}", f.name, got);
+                for (key, s) in want {
+                    let v = got
+                        .get(key)
+                        .unwrap_or_else(|| panic!("series {} {:?} missing from {:?}", f.name, key, got));
+                    assert!(same_f64(*v, s.value), "{} {:?}: text {v}, model {}", f.name, key, s.value);
+                    let smp = f.samples.iter().find(|x| prom::sorted(&x.labels) == *key).unwrap();
+                    let want_ex = if rec.kind == COUNTER { s.exemplars[0].clone() } else { None };
+                    check_exemplar(&format!("{} {key:?}", f.name), &smp.exemplar, &want_ex);
+                }
+            }
+        }
+        assert!(expected.is_empty(), "live series not rendered in OpenMetrics: {:?}", expected.keys());
+    }
+
     /// Renders the registry and checks it against the model, exactly.
     unsafe fn render(&mut self) {
         let text = render_text();
@@ -629,19 +934,7 @@ impl State {
                     let h = got
                         .get(key)
                         .unwrap_or_else(|| panic!("series {} {:?} missing", f.name, key));
-                    let mut bounds = s.bounds.clone();
-                    bounds.push(f64::INFINITY);
-                    assert_eq!(h.bounds, bounds, "buckets of {} {:?}", f.name, key);
-                    let cum: Vec<u64> = s
-                        .counts
-                        .iter()
-                        .scan(0u64, |acc, c| {
-                            *acc += c;
-                            Some(*acc)
-                        })
-                        .collect();
-                    assert_eq!(h.cumulative, cum, "bucket counts of {} {:?}", f.name, key);
-                    assert!(same_f64(h.sum, s.sum), "_sum of {} {:?}: {} vs {}", f.name, key, h.sum, s.sum);
+                    check_histogram(&f.name, key, h, s);
                 }
             } else {
                 let got = f.scalars();
@@ -737,6 +1030,16 @@ impl State {
                 assert!(m.is_null(), "{what}: created a metric");
                 e
             }
+            Call::IncrementWithExemplar => INFERMETRICS_MetricIncrementWithExemplar(raw as _, 1.0, null_mut(), 0),
+            Call::ObserveWithExemplar => INFERMETRICS_MetricObserveWithExemplar(raw as _, 1.0, null_mut(), 0),
+            Call::ExemplarLabel => {
+                // on a live counter, so that only the label can be wrong (nothing is recorded)
+                let Some(m) = self.metrics.iter().find(|m| m.live && m.kind == COUNTER) else {
+                    return;
+                };
+                let mut l = [raw as *const INFERMETRICS_Parameter];
+                INFERMETRICS_MetricIncrementWithExemplar(m.h, 1.0, l.as_mut_ptr(), 1)
+            }
             Call::ArgsSet => INFERMETRICS_MetricArgsSetHistogram(raw as _, null(), 0),
             Call::ArgsDelete => INFERMETRICS_MetricArgsDelete(raw as _),
             Call::ParamDelete => {
@@ -791,7 +1094,7 @@ impl State {
         let args = self.args.iter().find(|a| a.live).map(|a| a.h);
         let mut out_kind = RawMetricKind(99);
         let mut v = 0.0;
-        let c = case % 24;
+        let c = case % 28;
         let what = format!("NULL case {c}");
         let e = match c {
             0 => INFERMETRICS_MetricFamilyNew(null_mut(), RawMetricKind(0), c"fz_0".as_ptr(), c"".as_ptr()),
@@ -884,18 +1187,33 @@ impl State {
                 assert_eq!(CStr::from_ptr(INFERMETRICS_ErrorCodeString(null_mut())).to_bytes(), b"Unknown");
                 return;
             }
+            24 => INFERMETRICS_MetricIncrementWithExemplar(null_mut(), 1.0, null_mut(), 0),
+            25 => INFERMETRICS_MetricObserveWithExemplar(null_mut(), 1.0, null_mut(), 0),
+            26 => match self.metrics.iter().find(|m| m.live && m.kind == COUNTER) {
+                // a NULL exemplar array with a non-zero count: refused, nothing recorded
+                Some(m) => INFERMETRICS_MetricIncrementWithExemplar(m.h, 1.0, null_mut(), 2),
+                None => return,
+            },
+            27 => match self.metrics.iter().find(|m| m.live && m.kind == HISTOGRAM) {
+                // a NULL entry in the exemplar array: refused, nothing recorded
+                Some(m) => {
+                    let mut l = [null::<INFERMETRICS_Parameter>()];
+                    INFERMETRICS_MetricObserveWithExemplar(m.h, 1.0, l.as_mut_ptr(), 1)
+                }
+                None => return,
+            },
             _ => {
                 let mut m = null_mut();
                 ok("ServerMetrics", INFERMETRICS_ServerMetrics(null_mut(), &mut m));
                 let (mut base, mut size) = (null::<c_char>(), 0usize);
                 let e1 = INFERMETRICS_MetricsFormatted(m, RawMetricFormat(0), null_mut(), &mut size);
                 let e2 = INFERMETRICS_MetricsFormatted(m, RawMetricFormat(0), &mut base, null_mut());
-                let e3 = INFERMETRICS_MetricsFormatted(m, RawMetricFormat(1), &mut base, &mut size);
+                let e3 = INFERMETRICS_MetricsFormatted(m, RawMetricFormat(2), &mut base, &mut size);
                 let e4 = INFERMETRICS_ServerMetrics(null_mut(), null_mut());
                 ok("MetricsDelete", INFERMETRICS_MetricsDelete(m));
                 fails("MetricsFormatted(NULL base)", INVALID_ARG, e1);
                 fails("MetricsFormatted(NULL byte_size)", INVALID_ARG, e2);
-                fails("MetricsFormatted(format 1)", INVALID_ARG, e3);
+                fails("MetricsFormatted(unknown format 2)", INVALID_ARG, e3);
                 fails("ServerMetrics(NULL out)", INVALID_ARG, e4);
                 fails("MetricsDelete(NULL)", INVALID_ARG, INFERMETRICS_MetricsDelete(null_mut()));
                 if self.stale {
@@ -971,23 +1289,54 @@ fn call_type(c: Call) -> Option<Type> {
         | Call::MetricObserve
         | Call::MetricValue
         | Call::MetricKind
-        | Call::MetricDelete => Some(Type::Metric),
+        | Call::MetricDelete
+        | Call::IncrementWithExemplar
+        | Call::ObserveWithExemplar => Some(Type::Metric),
         Call::FamilyKind | Call::FamilyDelete | Call::MetricNewFamily => Some(Type::Family),
-        Call::MetricNewLabel | Call::ParamDelete => Some(Type::Param),
+        Call::MetricNewLabel | Call::ParamDelete | Call::ExemplarLabel => Some(Type::Param),
         Call::MetricNewArgs | Call::ArgsSet | Call::ArgsDelete => Some(Type::Args),
         Call::ErrorCode | Call::ErrorMessage | Call::ErrorCodeString | Call::ErrorDelete => Some(Type::Error),
         _ => OTHER,
     }
 }
 
-/// Renders the registry alone (ServerMetrics with no server) and returns the text.
+/// A histogram series read back against the model: bounds, cumulative counts, sum.
+fn check_histogram(name: &str, key: &Key, h: &prom::HistogramSeries, s: &SeriesModel) {
+    let mut bounds = s.bounds.clone();
+    bounds.push(f64::INFINITY);
+    assert_eq!(h.bounds, bounds, "buckets of {name} {key:?}");
+    let cum: Vec<u64> = s
+        .counts
+        .iter()
+        .scan(0u64, |acc, c| {
+            *acc += c;
+            Some(*acc)
+        })
+        .collect();
+    assert_eq!(h.cumulative, cum, "bucket counts of {name} {key:?}");
+    assert!(same_f64(h.sum, s.sum), "_sum of {name} {key:?}: {} vs {}", h.sum, s.sum);
+}
+
+/// Wall-clock seconds since the Unix epoch, truncated to milliseconds.
+fn now_ms() -> f64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    d.as_millis() as f64 / 1000.0
+}
+
+/// Renders the registry alone (ServerMetrics with no server) in Prometheus 0.0.4.
 unsafe fn render_text() -> Vec<u8> {
+    render_text_as(0)
+}
+
+/// Renders the registry alone (ServerMetrics with no server) in `format` (0: Prometheus
+/// 0.0.4, 1: OpenMetrics) and returns the text.
+unsafe fn render_text_as(format: u32) -> Vec<u8> {
     let mut m = null_mut();
     ok("ServerMetrics", INFERMETRICS_ServerMetrics(null_mut(), &mut m));
     let (mut base, mut size) = (null::<c_char>(), usize::MAX);
     ok(
         "MetricsFormatted",
-        INFERMETRICS_MetricsFormatted(m, RawMetricFormat(0), &mut base, &mut size),
+        INFERMETRICS_MetricsFormatted(m, RawMetricFormat(format), &mut base, &mut size),
     );
     assert!(!base.is_null());
     let text = std::slice::from_raw_parts(base as *const u8, size).to_vec();
@@ -1081,9 +1430,18 @@ fuzz_target!(|ops: Vec<Op>| {
                     s.limit = [0, 1, 2, 3][*i as usize % 4];
                     ok("SetMaxSeriesPerFamily", INFERMETRICS_SetMaxSeriesPerFamily(s.limit));
                 }
+                Op::IncrementWithExemplar(i, n, a) | Op::ObserveWithExemplar(i, n, a) => {
+                    let observe = matches!(op, Op::ObserveWithExemplar(..));
+                    if let Some(i) = pick(&s.metrics, *i, |m| m.live, stale) {
+                        s.record_exemplar(i, observe, *n, a)
+                    }
+                }
+                Op::RenderOpenMetrics => s.render_openmetrics(),
+                Op::SummaryExemplar { observe, value, labels } => s.summary_exemplar(*observe, *value, labels),
             }
         }
         s.render();
+        s.render_openmetrics();
         s.finish();
     }
 });

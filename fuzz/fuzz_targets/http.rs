@@ -6,7 +6,11 @@
 //! status lines, well-formed headers, and bodies framed by Content-Length or chunked encoding
 //! (or, for the last one, by the end of the connection); at most one response per request
 //! line the client could have sent, each of bounded size. A response to HEAD carries a
-//! Content-Length but no body, so both readings are tried.
+//! Content-Length but no body, so both readings are tried. Every body is checked as its
+//! headers describe it: a `Content-Encoding: gzip` body gunzips (flate2), and a 200 body of
+//! type `application/openmetrics-text` is strict OpenMetrics ending in exactly one `# EOF`
+//! (`imfuzz::om`), of type `text/plain; version=0.0.4` strict 0.0.4 (`imfuzz::prom`). The
+//! hook's server has OpenMetrics enabled, so `Accept` negotiation reaches both formats.
 //!
 //! Built only with `--features http` (the function is part of the hyper server).
 #![no_main]
@@ -42,6 +46,14 @@ fn setup() {
         let mut m = null_mut();
         ok("MetricNew", INFERMETRICS_MetricNew(&mut m, f, labels.as_mut_ptr(), 1));
         ok("MetricIncrement", INFERMETRICS_MetricIncrement(m, 42.0));
+        // an exemplar, so OpenMetrics bodies carry one
+        let t = INFERMETRICS_ParameterNew(c"trace_id".as_ptr(), RawParameterType(0), c"4bf92f35\"77b3".as_ptr() as _);
+        let mut ex = [t as *const INFERMETRICS_Parameter];
+        ok(
+            "MetricIncrementWithExemplar",
+            INFERMETRICS_MetricIncrementWithExemplar(m, 1.5, ex.as_mut_ptr(), 1),
+        );
+        INFERMETRICS_ParameterDelete(t);
         INFERMETRICS_ParameterDelete(p);
         // the metric and family handles stay alive for the whole process (kept here, so
         // LeakSanitizer sees them reachable)
@@ -57,8 +69,21 @@ fn find_crlf(b: &[u8], from: usize) -> Option<usize> {
     b[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
 }
 
-/// The head of one response at `pos`: (status, content-length, chunked, offset after head).
-fn parse_head(b: &[u8], pos: usize) -> Result<(u16, Option<usize>, bool, usize), String> {
+/// The head of one response.
+struct Head {
+    status: u16,
+    length: Option<usize>,
+    chunked: bool,
+    /// `Content-Encoding: gzip`
+    gzip: bool,
+    /// the Content-Type, lowercased
+    content_type: String,
+    /// offset of the body
+    at: usize,
+}
+
+/// The head of one response at `pos`.
+fn parse_head(b: &[u8], pos: usize) -> Result<Head, String> {
     let line_end = find_crlf(b, pos).ok_or("status line without CRLF")?;
     let line = &b[pos..line_end];
     // hyper answers an HTTP/1.0 request in HTTP/1.0 (RFC 9110 6.2 allows either)
@@ -80,6 +105,8 @@ fn parse_head(b: &[u8], pos: usize) -> Result<(u16, Option<usize>, bool, usize),
     let mut at = line_end + 2;
     let mut length = None;
     let mut chunked = false;
+    let mut encoding = None;
+    let mut content_type = String::new();
     loop {
         let end = find_crlf(b, at).ok_or("header block without its empty line")?;
         if end == at {
@@ -104,6 +131,15 @@ fn parse_head(b: &[u8], pos: usize) -> Result<(u16, Option<usize>, bool, usize),
                 }
             }
             b"transfer-encoding" => chunked = value.ends_with("chunked"),
+            b"content-encoding" => {
+                if encoding.replace(value.clone()).is_some() {
+                    return Err("two Content-Encoding headers".into());
+                }
+                if value != "gzip" {
+                    return Err(format!("Content-Encoding {value:?}: only gzip is offered"));
+                }
+            }
+            b"content-type" => content_type = value,
             _ => {}
         }
         at = end + 2;
@@ -111,11 +147,19 @@ fn parse_head(b: &[u8], pos: usize) -> Result<(u16, Option<usize>, bool, usize),
     if chunked && length.is_some() {
         return Err("both Content-Length and chunked".into());
     }
-    Ok((status, length, chunked, at))
+    Ok(Head {
+        status,
+        length,
+        chunked,
+        gzip: encoding.is_some(),
+        content_type,
+        at,
+    })
 }
 
-/// Where the body that starts at `at` ends, when chunked.
-fn chunked_end(b: &[u8], mut at: usize) -> Result<usize, String> {
+/// Where the body that starts at `at` ends, when chunked, and its data.
+fn chunked_end(b: &[u8], mut at: usize) -> Result<(usize, Vec<u8>), String> {
+    let mut data = Vec::new();
     loop {
         let end = find_crlf(b, at).ok_or("chunk size without CRLF")?;
         let size = std::str::from_utf8(&b[at..end]).ok().and_then(|s| usize::from_str_radix(s.split(';').next().unwrap(), 16).ok()).ok_or("bad chunk size")?;
@@ -127,13 +171,14 @@ fn chunked_end(b: &[u8], mut at: usize) -> Result<usize, String> {
                 let empty = e == at;
                 at = e + 2;
                 if empty {
-                    return Ok(at);
+                    return Ok((at, data));
                 }
             }
         }
         if b.len() < at + size + 2 || &b[at + size..at + size + 2] != b"\r\n" {
             return Err("chunk shorter than its size".into());
         }
+        data.extend_from_slice(&b[at..at + size]);
         at += size + 2;
     }
 }
@@ -151,38 +196,72 @@ fn parses(b: &[u8], pos: usize, budget: &mut usize, count: usize, max_count: usi
         return Err("too many ways to read the output".into());
     }
     *budget -= 1;
-    let (status, length, chunked, at) = parse_head(b, pos)?;
-    let no_body = (100..200).contains(&status) || status == 204 || status == 304;
-    let mut ends = Vec::new();
+    let h = parse_head(b, pos)?;
+    let at = h.at;
+    let no_body = (100..200).contains(&h.status) || h.status == 204 || h.status == 304;
+    // (end of the response, its body if this reading gives it one)
+    let mut ends: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
     if no_body {
-        ends.push(at);
-    } else if chunked {
-        ends.push(chunked_end(b, at)?);
+        ends.push((at, None));
+    } else if h.chunked {
+        let (end, data) = chunked_end(b, at)?;
+        ends.push((end, Some(data)));
     } else {
-        let Some(n) = length else {
+        let Some(n) = h.length else {
             // no framing: the body runs until the server closes (it must be the last response)
             if b.len() - at > MAX_RESPONSE {
                 return Err(format!("unframed body of {} bytes", b.len() - at));
             }
-            return Ok(());
+            return check_body(&h, &b[at..]);
         };
         if n > MAX_RESPONSE {
             return Err(format!("response of {n} bytes"));
         }
         if at + n <= b.len() {
-            ends.push(at + n);
+            ends.push((at + n, Some(b[at..at + n].to_vec())));
         }
         // the answer to HEAD: the length of the body GET would get, no body
-        ends.push(at);
+        ends.push((at, None));
     }
     let mut last = Ok(());
-    for e in ends {
+    for (e, body) in ends {
+        if let Some(body) = body {
+            last = check_body(&h, &body);
+            if last.is_err() {
+                continue;
+            }
+        }
         last = parses(b, e, budget, count + 1, max_count);
         if last.is_ok() {
             return last;
         }
     }
     last
+}
+
+/// A body as its head describes it: gzip that gunzips; a 200 exposition that parses strictly
+/// in its format (OpenMetrics ending in one `# EOF`).
+fn check_body(h: &Head, body: &[u8]) -> Result<(), String> {
+    let mut plain = Vec::new();
+    let body = if h.gzip {
+        use std::io::Read;
+        flate2::read::GzDecoder::new(body)
+            .take(4 * MAX_RESPONSE as u64)
+            .read_to_end(&mut plain)
+            .map_err(|e| format!("a Content-Encoding: gzip body does not gunzip: {e}"))?;
+        &plain[..]
+    } else {
+        body
+    };
+    if h.status != 200 {
+        return Ok(());
+    }
+    if h.content_type.starts_with("application/openmetrics-text") {
+        imfuzz::om::parse(body).map_err(|e| format!("OpenMetrics body: {e}"))?;
+    } else if h.content_type.starts_with("text/plain") && h.content_type.contains("version=0.0.4") {
+        imfuzz::prom::parse(body).map_err(|e| format!("0.0.4 body: {e}"))?;
+    }
+    Ok(())
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -7,6 +7,7 @@
 //!   (families are never unregistered, so a name's kind and first HELP text persist across
 //!   fuzz inputs in one process).
 pub mod api;
+pub mod om;
 pub mod prom;
 pub mod rules;
 

@@ -94,7 +94,7 @@ fn valid_name(s: &str, colon: bool) -> bool {
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`, the text format's metric name.
-fn format_name(s: &str) -> bool {
+pub(crate) fn format_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_alphabetic() || b[0] == b'_' || b[0] == b':')
@@ -145,7 +145,7 @@ pub fn parse_value(t: &str) -> Result<f64, String> {
     t.parse::<f64>().map_err(|e| format!("{t:?}: {e}"))
 }
 
-fn unescape(s: &str, quote: bool) -> Result<String, String> {
+pub(crate) fn unescape(s: &str, quote: bool) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut it = s.chars();
     while let Some(c) = it.next() {
@@ -166,7 +166,7 @@ fn unescape(s: &str, quote: bool) -> Result<String, String> {
 }
 
 /// Reads `{a="x",b="y"}` at the start of `s`; returns the labels and the rest.
-fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+pub(crate) fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
     let mut rest = s.strip_prefix('{').ok_or("expected '{'")?;
     let mut labels: Vec<(String, String)> = Vec::new();
     loop {
@@ -367,7 +367,7 @@ pub fn parse(text: &[u8]) -> Result<Vec<Family>, String> {
     Ok(families)
 }
 
-fn check_histogram(f: &Family) -> Result<(), String> {
+pub(crate) fn check_histogram(f: &Family) -> Result<(), String> {
     for (labels, h) in f.histograms() {
         let at = |m: &str| format!("histogram {} {:?}: {}", f.name, labels, m);
         if h.bounds.is_empty() || *h.bounds.last().unwrap() != f64::INFINITY {

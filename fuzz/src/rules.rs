@@ -86,3 +86,43 @@ pub fn legacy() -> bool {
     static L: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *L.get_or_init(|| std::env::var("IM_FUZZ_LEGACY").is_ok_and(|v| v == "1"))
 }
+
+/// The most UTF-8 characters (code points, not bytes) an exemplar's label names and values
+/// may have together: the OpenMetrics limit.
+pub const MAX_EXEMPLAR_CHARS: usize = 128;
+
+/// The exemplar labels MetricIncrementWithExemplar / MetricObserveWithExemplar keep for these
+/// (name, value) pairs (each from a live STRING parameter), sorted by name; None when the call
+/// must refuse them: an invalid label name (label name rules, no `__` prefix), a name given
+/// twice, bad UTF-8, or names and values together over [`MAX_EXEMPLAR_CHARS`] characters.
+/// Unlike a series' labels, an empty value is kept (it is still part of the exemplar).
+pub fn exemplar_labels(labels: &[(Vec<u8>, Vec<u8>)]) -> Option<Key> {
+    let mut key: Key = Vec::new();
+    let mut chars = 0;
+    for (n, v) in labels {
+        if !valid_label_name(n) {
+            return None;
+        }
+        let n = std::str::from_utf8(n).ok()?;
+        let v = std::str::from_utf8(v).ok()?;
+        if key.iter().any(|(k, _)| k == n) {
+            return None;
+        }
+        chars += n.chars().count() + v.chars().count();
+        key.push((n.to_owned(), v.to_owned()));
+    }
+    if chars > MAX_EXEMPLAR_CHARS {
+        return None;
+    }
+    key.sort();
+    Some(key)
+}
+
+/// The OpenMetrics family name of a counter registered as `name`: without a `_total`
+/// suffix (its samples are `<family>_total`); a name that is only `_total` keeps it.
+pub fn openmetrics_counter_family(name: &str) -> &str {
+    match name.strip_suffix("_total") {
+        Some(base) if !base.is_empty() => base,
+        _ => name,
+    }
+}
