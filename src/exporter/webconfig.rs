@@ -139,15 +139,56 @@ fn err(file: &Path, key: &str, what: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// The most bytes read from the web config or a file it names (PEM files and the YAML are a
+/// few KB; a path naming something huge must not take the host's memory).
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`]. Anything else (a FIFO, which would
+/// block the thread that loads the config, a device such as /dev/zero, a directory) is an
+/// error; opened non-blocking, so a file swapped for a FIFO after the check cannot block.
+fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error as IoError, ErrorKind, Read};
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(IoError::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if m.len() > MAX_FILE_BYTES {
+        return Err(IoError::new(
+            ErrorKind::InvalidInput,
+            format!("{} bytes: larger than {} bytes", m.len(), MAX_FILE_BYTES),
+        ));
+    }
+    let mut data = Vec::with_capacity(m.len() as usize);
+    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_FILE_BYTES {
+        return Err(IoError::new(
+            ErrorKind::InvalidInput,
+            format!("larger than {} bytes", MAX_FILE_BYTES),
+        ));
+    }
+    Ok(data)
+}
+
 /// Reads and checks the web config at `path`; also returns the files it depends on.
 pub fn load(path: &Path) -> Result<(WebConfig, Vec<PathBuf>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::invalid_arg(format!(
-            "web config '{}': cannot read: {}",
-            path.display(),
-            e
-        ))
-    })?;
+    let text = read_small(path)
+        .and_then(|b| {
+            String::from_utf8(b).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8")
+            })
+        })
+        .map_err(|e| {
+            Error::invalid_arg(format!(
+                "web config '{}': cannot read: {}",
+                path.display(),
+                e
+            ))
+        })?;
     let file: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
     } else {
@@ -277,7 +318,7 @@ fn pem_source(
         (None, Some(p)) => {
             let full = dir.join(p);
             deps.push(full.clone());
-            let data = std::fs::read(&full).map_err(|e| {
+            let data = read_small(&full).map_err(|e| {
                 err(
                     file,
                     file_key,
@@ -640,6 +681,39 @@ mod tests {
         assert!(m.contains("rate_limit"), "{}", m);
         let m = error_of("tls_server_config: [\n");
         assert!(m.contains("web.yml") && m.contains("line"), "{}", m);
+    }
+
+    #[test]
+    fn only_small_regular_files_are_read() {
+        let d = tmpdir("files");
+        // a FIFO would block the loading thread until a writer came: refused at once
+        let fifo = d.join("key.fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let m = error_of(&format!(
+            "tls_server_config:\n  cert_file: /dev/zero\n  key_file: {}\n",
+            fifo.display()
+        ));
+        assert!(
+            m.contains("cert_file") && m.contains("not a regular file"),
+            "{}",
+            m
+        );
+        let m = error_of(&format!(
+            "tls_server_config:\n  cert: x\n  key_file: {}\n",
+            fifo.display()
+        ));
+        assert!(
+            m.contains("key_file") && m.contains("not a regular file"),
+            "{}",
+            m
+        );
+        // the config itself: a FIFO, and a file over the limit
+        let e = load(&fifo).unwrap_err().message;
+        assert!(e.contains("not a regular file"), "{}", e);
+        let big = write(&d, "big.yml", &"#\n".repeat(600_000));
+        let e = load(&big).unwrap_err().message;
+        assert!(e.contains("big.yml") && e.contains("larger than"), "{}", e);
     }
 
     #[test]
