@@ -227,6 +227,26 @@ static int record_main() {
   return 0;
 }
 
+// An Exposer on 127.0.0.1, any free port, serving `reg`; null (and a '#' line saying why) if it
+// cannot start.
+static std::unique_ptr<Exposer> start_exposer(const std::shared_ptr<Registry>& reg, uint16_t* port) {
+  std::unique_ptr<Exposer> ex;
+  try {
+    ex.reset(new Exposer("127.0.0.1:0"));
+  } catch (const std::exception& e) {
+    std::printf("# Exposer could not start: %s\n", e.what());
+    return nullptr;
+  }
+  ex->RegisterCollectable(reg);
+  auto ports = ex->GetListeningPorts();
+  if (ports.empty() || ports[0] <= 0) {
+    std::printf("# Exposer reports no listening port\n");
+    return nullptr;
+  }
+  *port = static_cast<uint16_t>(ports[0]);
+  return ex;
+}
+
 static int http_main() {
   double secs = static_cast<double>(bench_env_u64("BENCH_HTTP_SECONDS", 3));
   bench_print_machine(stdout, "bench_promcpp http (prometheus-cpp 1.0.1 pull: Exposer on civetweb)",
@@ -236,20 +256,9 @@ static int http_main() {
   for (int mix = 1; mix >= 0; mix--) {
     auto reg = std::make_shared<Registry>();
     fill_registry(*reg, 100, "http", mix == 1);
-    std::unique_ptr<Exposer> ex;
-    try {
-      ex.reset(new Exposer("127.0.0.1:0"));
-    } catch (const std::exception& e) {
-      std::printf("# Exposer could not start: %s\n", e.what());
-      return 0;
-    }
-    ex->RegisterCollectable(reg);
-    auto ports = ex->GetListeningPorts();
-    if (ports.empty() || ports[0] <= 0) {
-      std::printf("# Exposer reports no listening port\n");
-      return 0;
-    }
-    uint16_t port = static_cast<uint16_t>(ports[0]);
+    uint16_t port = 0;
+    auto ex = start_exposer(reg, &port);
+    if (!ex) return 0;
     const std::string what = mix ? "100 series (50 hist)" : "100 counters only";
     const std::string key = mix ? "100" : "100c";
     double med, p99;
@@ -280,20 +289,9 @@ static int scrape_main() {
   bench_print_machine(stdout, "bench_promcpp scrape (prometheus-cpp 1.0.1 Exposer, 10k series)", "g++ " __VERSION__);
   auto reg = std::make_shared<Registry>();
   fill_registry(*reg, n, "10k", true);
-  std::unique_ptr<Exposer> ex;
-  try {
-    ex.reset(new Exposer("127.0.0.1:0"));
-  } catch (const std::exception& e) {
-    std::printf("# Exposer could not start: %s\n", e.what());
-    return 0;
-  }
-  ex->RegisterCollectable(reg);
-  auto ports = ex->GetListeningPorts();
-  if (ports.empty() || ports[0] <= 0) {
-    std::printf("# Exposer reports no listening port\n");
-    return 0;
-  }
-  const uint16_t port = static_cast<uint16_t>(ports[0]);
+  uint16_t port = 0;
+  auto ex = start_exposer(reg, &port);
+  if (!ex) return 0;
   struct {
     const char* what;
     const char* key;
