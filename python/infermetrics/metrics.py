@@ -4,6 +4,7 @@ Each metric is a C family of libinfermetrics; each child (one label set) holds C
 and recording is one ctypes call into a few atomics. What differs from prometheus_client, and why,
 is tabled in python/README.md.
 """
+import contextlib
 import functools
 import os
 import threading
@@ -48,7 +49,7 @@ def _validate_labelname(name, reserved):
 
 
 # --- decorators and context managers (prometheus_client.context_managers) ----------------------
-class ExceptionCounter:
+class ExceptionCounter(contextlib.ContextDecorator):
     def __init__(self, counter, exception):
         self._counter = counter
         self._exception = exception
@@ -61,15 +62,8 @@ class ExceptionCounter:
             self._counter.inc()
         return False
 
-    def __call__(self, f):
-        @functools.wraps(f)
-        def wrapped(*args, **kwargs):
-            with self:
-                return f(*args, **kwargs)
-        return wrapped
 
-
-class InprogressTracker:
+class InprogressTracker(contextlib.ContextDecorator):
     def __init__(self, gauge):
         self._gauge = gauge
 
@@ -78,13 +72,6 @@ class InprogressTracker:
 
     def __exit__(self, typ, value, traceback):
         self._gauge.dec()
-
-    def __call__(self, f):
-        @functools.wraps(f)
-        def wrapped(*args, **kwargs):
-            with self:
-                return f(*args, **kwargs)
-        return wrapped
 
 
 class Timer:
