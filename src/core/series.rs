@@ -564,15 +564,21 @@ impl Series {
         Ok(())
     }
 
+    /// Where this series keeps its exemplar block, and how many slots the block has (one for
+    /// a counter or gauge, one per bucket for a histogram); None for a summary.
+    fn exemplar_field(&self) -> Option<(&AtomicPtr<exemplar::Slot>, usize)> {
+        match self.kind() {
+            Kind::Counter | Kind::Gauge => Some((&self.scalar().exemplars, 1)),
+            Kind::Histogram => Some((&self.hist().exemplars, self.hdr().cells as usize)),
+            Kind::Summary => None,
+        }
+    }
+
     /// The exemplar slots of a counter or histogram, allocated on first use (None when the
     /// allocation failed: the exemplar is then dropped, the value is recorded anyway).
     #[cold]
     fn exemplar_slots(&self) -> Option<&[exemplar::Slot]> {
-        let (ptr, n) = match self.kind() {
-            Kind::Counter | Kind::Gauge => (&self.scalar().exemplars, 1),
-            Kind::Histogram => (&self.hist().exemplars, self.hdr().cells as usize),
-            Kind::Summary => return None,
-        };
+        let (ptr, n) = self.exemplar_field()?;
         let mut p = ptr.load(Ordering::Acquire);
         if p.is_null() {
             // SAFETY: null pointers are valid empty slots; every block in this field has
@@ -585,11 +591,7 @@ impl Series {
 
     /// The slots if any exemplar was ever recorded (renders never allocate them).
     fn existing_exemplar_slots(&self) -> Option<&[exemplar::Slot]> {
-        let (ptr, n) = match self.kind() {
-            Kind::Counter | Kind::Gauge => (&self.scalar().exemplars, 1),
-            Kind::Histogram => (&self.hist().exemplars, self.hdr().cells as usize),
-            Kind::Summary => return None,
-        };
+        let (ptr, n) = self.exemplar_field()?;
         let p = ptr.load(Ordering::Acquire);
         // SAFETY: as in `exemplar_slots`
         (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, n) })
