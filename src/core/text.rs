@@ -69,11 +69,6 @@ pub fn push_label_value(out: &mut String, v: &str) {
     }
 }
 
-/// HELP escaping: `\` and newline.
-pub fn push_help(out: &mut String, v: &str) {
-    push_help_as(out, v, Format::Prometheus)
-}
-
 /// HELP escaping in `format`: `\` and newline, and in OpenMetrics also `"`.
 pub fn push_help_as(out: &mut String, v: &str, format: Format) {
     for c in v.chars() {
@@ -110,11 +105,22 @@ fn unescape_help(v: &str) -> String {
 
 /// `# HELP` (only when help is non-empty, as Triton does) and `# TYPE` lines.
 pub fn push_family_header(out: &mut String, name: &str, help: &str, type_name: &str) {
+    push_family_header_as(out, name, help, type_name, Format::Prometheus)
+}
+
+/// As [`push_family_header`], with HELP escaped for `format`.
+fn push_family_header_as(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    type_name: &str,
+    format: Format,
+) {
     if !help.is_empty() {
         out.push_str("# HELP ");
         out.push_str(name);
         out.push(' ');
-        push_help(out, help);
+        push_help_as(out, help, format);
         out.push('\n');
     }
     out.push_str("# TYPE ");
@@ -228,18 +234,7 @@ impl<'a> Writer<'a> {
         for s in suffixes {
             self.claimed.insert(format!("{}{}", family, s));
         }
-        if !help.is_empty() {
-            self.out.push_str("# HELP ");
-            self.out.push_str(family);
-            self.out.push(' ');
-            push_help_as(self.out, help, self.format);
-            self.out.push('\n');
-        }
-        self.out.push_str("# TYPE ");
-        self.out.push_str(family);
-        self.out.push(' ');
-        self.out.push_str(type_name);
-        self.out.push('\n');
+        push_family_header_as(self.out, family, help, type_name, self.format);
         if let Some(unit) = unit_of(family) {
             self.out.push_str("# UNIT ");
             self.out.push_str(family);
@@ -414,7 +409,7 @@ mod tests {
         push_label_value(&mut s, "a\\b\"c\nd");
         assert_eq!(s, "a\\\\b\\\"c\\nd");
         let mut h = String::new();
-        push_help(&mut h, "a\\b\"c\nd");
+        push_help_as(&mut h, "a\\b\"c\nd", Format::Prometheus);
         assert_eq!(h, "a\\\\b\"c\\nd");
     }
     #[test]
@@ -491,7 +486,7 @@ process_cpu_seconds_total 3\n\
     fn help_unescape_round_trips() {
         for h in ["a\\b\nc", "plain", "\\n", "end\\"] {
             let mut s = String::new();
-            push_help(&mut s, h);
+            push_help_as(&mut s, h, Format::Prometheus);
             assert_eq!(unescape_help(&s), h);
         }
     }
