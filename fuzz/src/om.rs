@@ -13,7 +13,7 @@
 //! counts, `_count` equal to the `+Inf` bucket, one `_sum`).
 use std::collections::HashSet;
 
-use crate::prom::{self, format_name, parse_labels, parse_value, unescape};
+use crate::prom::{self, parse_labels, parse_value, unescape};
 use crate::rules::{valid_name_str, MAX_EXEMPLAR_CHARS};
 
 /// An exemplar as written: labels in the order written, value, timestamp.
@@ -80,24 +80,7 @@ fn exemplar_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
 }
 
 fn parse_sample(line: &str) -> Result<Sample, String> {
-    let end = line.find(['{', ' ']).ok_or("sample without value")?;
-    let name = &line[..end];
-    if !format_name(name) {
-        return Err(format!("bad sample name {name:?}"));
-    }
-    let mut rest = &line[end..];
-    let mut labels = Vec::new();
-    if rest.starts_with('{') {
-        if rest.starts_with("{}") {
-            return Err("empty label set '{}' on a sample".into());
-        }
-        let (l, r) = parse_labels(rest)?;
-        labels = l;
-        rest = r;
-    }
-    let rest = rest
-        .strip_prefix(' ')
-        .ok_or("expected one space before the value")?;
+    let (name, labels, rest) = prom::sample_head(line)?;
     let (value, rest) = match rest.find(' ') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),

@@ -206,7 +206,9 @@ pub(crate) fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), Str
     }
 }
 
-fn parse_sample(line: &str) -> Result<Sample, String> {
+/// The start of a sample line in either text format: its name, its labels, and what follows
+/// the one space after them (the value and whatever the format lets follow it).
+pub fn sample_head(line: &str) -> Result<(&str, Vec<(String, String)>, &str), String> {
     let end = line
         .find(|c| c == '{' || c == ' ')
         .ok_or("sample without value")?;
@@ -226,7 +228,12 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
         labels = l;
         rest = r;
     }
-    let v = rest.strip_prefix(' ').ok_or("expected one space before the value")?;
+    let rest = rest.strip_prefix(' ').ok_or("expected one space before the value")?;
+    Ok((name, labels, rest))
+}
+
+fn parse_sample(line: &str) -> Result<Sample, String> {
+    let (name, labels, v) = sample_head(line)?;
     if v.contains(' ') {
         return Err("timestamp or extra field after the value".into());
     }
